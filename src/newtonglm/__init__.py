@@ -1,0 +1,40 @@
+"""newtonglm: generalized linear models by Newton's method / IRLS, with exact inference.
+
+>>> from newtonglm import PoissonRegression, datasets
+>>> df = datasets.load("insurance")
+>>> model = PoissonRegression(formula="claims ~ C(district) + group + age")
+>>> model.fit(df, offset=np.log(df["holders"]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import datasets
+from .estimator import GLM, LogisticRegression, PoissonRegression
+from .exceptions import ConvergenceWarning, PerfectSeparationWarning
+from .families import Binomial, Gaussian, Poisson
+from .links import CLogLogLink, IdentityLink, LogitLink, LogLink, ProbitLink
+
+try:
+    __version__ = version("newtonglm")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "GLM",
+    "Binomial",
+    "CLogLogLink",
+    "ConvergenceWarning",
+    "Gaussian",
+    "IdentityLink",
+    "LogLink",
+    "LogisticRegression",
+    "LogitLink",
+    "PerfectSeparationWarning",
+    "Poisson",
+    "PoissonRegression",
+    "ProbitLink",
+    "__version__",
+    "datasets",
+]

@@ -1,0 +1,16 @@
+"""Type aliases shared across the package."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+SolverName = Literal["newton"]
+FamilyName = Literal["binomial", "poisson", "gaussian"]
+LinkName = Literal["logit", "probit", "cloglog", "log", "identity"]
+MissingPolicy = Literal["raise", "drop"]
+RankPolicy = Literal["raise", "drop"]

@@ -1,0 +1,188 @@
+"""Input validation: arrays or DataFrames in, a clean :class:`Design` out.
+
+This is the one place that turns what a user passes to ``fit`` into float64 arrays: it checks
+lengths, finiteness (naming the offending columns and counting rows), weights, and applies the
+``missing=`` policy. The formula path (``formula.py``) builds X and y from a DataFrame and then
+hands them to :func:`finalize` like every other input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._typing import BoolArray, FloatArray
+from .exceptions import (
+    EmptyDataError,
+    InvalidWeightsError,
+    MissingValueError,
+    ShapeMismatchError,
+)
+
+__all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """Validated inputs of one fit; every array has the same number of rows."""
+
+    #: Design matrix, float64, Fortran-ordered, intercept column included when fitted.
+    X: FloatArray
+    #: Response (for binomial: 0/1 or proportions).
+    y: FloatArray
+    #: Prior weights (ones when none were given).
+    weights: FloatArray
+    #: Offset added to the linear predictor, or None.
+    offset: FloatArray | None
+    #: Column names of X (term names).
+    names: tuple[str, ...]
+    #: Position of the intercept column in X, or None.
+    intercept_index: int | None
+    #: Name of the response, for messages.
+    response_name: str
+    #: Rows removed because of missing values (``missing='drop'``).
+    n_dropped: int
+
+    @property
+    def n_obs(self) -> int:
+        """Number of rows with a positive weight (R's ``nobs`` for a glm)."""
+        return int(np.count_nonzero(self.weights > 0))
+
+
+def as_vector(values: object, name: str) -> FloatArray:
+    """Convert a 1-d input (array, list, Series, single-column frame) to a float64 vector."""
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"{name} must be one-dimensional; got shape {arr.shape}.")
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MissingValueError(f"{name} must be numeric; got dtype {arr.dtype}.") from None
+
+
+def nonfinite_rows(values: FloatArray) -> BoolArray:
+    """Boolean mask of rows holding NaN or ±inf (any column for a matrix)."""
+    bad = ~np.isfinite(values)
+    return bad.any(axis=1) if bad.ndim == 2 else bad
+
+
+def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
+    bad = ~np.isfinite(X)
+    counts = bad.sum(axis=0)
+    cols = [f"{names[j]!r} ({int(counts[j])} rows)" for j in np.flatnonzero(counts)]
+    return ", ".join(cols[:10]) + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
+
+
+def finalize(
+    X: FloatArray,
+    y: FloatArray,
+    names: Sequence[str],
+    *,
+    sample_weight: object = None,
+    offset: object = None,
+    intercept_index: int | None,
+    response_name: str = "y",
+    missing: str = "raise",
+    n_dropped: int = 0,
+) -> Design:
+    """Check lengths, finiteness and weights; apply the missing-value policy; return a Design.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Design matrix, intercept column included when the model has one.
+    y : ndarray of shape (n_samples,)
+        Response.
+    names : sequence of str
+        Column names of X.
+    sample_weight, offset : array-like of shape (n_samples,) or None
+        Prior weights and offset.
+    intercept_index : int or None
+        Position of the intercept column.
+    response_name : str, default="y"
+        Name used in messages.
+    missing : {"raise", "drop"}, default="raise"
+        What to do with rows holding NaN or inf.
+    n_dropped : int, default=0
+        Rows already dropped upstream (formula path).
+
+    Returns
+    -------
+    Design
+    """
+    n = X.shape[0]
+    if n == 0:
+        raise EmptyDataError("cannot fit a model to 0 rows; X is empty.")
+    arrays: dict[str, FloatArray] = {response_name: y}
+    weights = None if sample_weight is None else as_vector(sample_weight, "sample_weight")
+    offs = None if offset is None else as_vector(offset, "offset")
+    if weights is not None:
+        arrays["sample_weight"] = weights
+    if offs is not None:
+        arrays["offset"] = offs
+    for label, arr in arrays.items():
+        if arr.shape[0] != n:
+            raise ShapeMismatchError(
+                f"{label} has {arr.shape[0]} rows but X has {n}; they must have one row per "
+                "observation."
+            )
+
+    bad = nonfinite_rows(X)
+    for arr in arrays.values():
+        bad |= ~np.isfinite(arr)
+    if bad.any():
+        if missing == "drop":
+            keep = ~bad
+            X, y = X[keep], y[keep]
+            weights = None if weights is None else weights[keep]
+            offs = None if offs is None else offs[keep]
+            n_dropped += int(bad.sum())
+            if X.shape[0] == 0:
+                raise EmptyDataError(
+                    f"every one of the {n} rows holds NaN or inf; nothing is left to fit after "
+                    "missing='drop'."
+                )
+        else:
+            parts = []
+            if not np.isfinite(X).all():
+                parts.append("X columns " + _describe_nonfinite(X, names))
+            for label, arr in arrays.items():
+                k = int((~np.isfinite(arr)).sum())
+                if k:
+                    parts.append(f"{label!r} ({k} rows)")
+            raise MissingValueError(
+                f"input contains NaN or inf in {int(bad.sum())} of {n} rows: "
+                + "; ".join(parts)
+                + ". Clean them, or pass missing='drop' to drop those rows."
+            )
+
+    if weights is None:
+        weights = np.ones(X.shape[0])
+    else:
+        negative = weights < 0
+        if negative.any():
+            raise InvalidWeightsError(
+                f"sample_weight must be >= 0; {int(negative.sum())} of {weights.size} weights "
+                f"are negative (first at row {int(np.flatnonzero(negative)[0])})."
+            )
+        if not (weights > 0).any():
+            raise InvalidWeightsError(
+                f"sample_weight is zero for all {weights.size} rows; at least one row needs a "
+                "positive weight."
+            )
+    return Design(
+        X=np.asfortranarray(X, dtype=np.float64),
+        y=np.ascontiguousarray(y, dtype=np.float64),
+        weights=np.ascontiguousarray(weights, dtype=np.float64),
+        offset=None if offs is None else np.ascontiguousarray(offs, dtype=np.float64),
+        names=tuple(names),
+        intercept_index=intercept_index,
+        response_name=response_name,
+        n_dropped=n_dropped,
+    )

@@ -1,0 +1,84 @@
+"""Every exception and warning newtonglm raises, in one place.
+
+Errors about the user's input derive from :class:`InvalidInputError`, itself a ``ValueError``,
+so ``except ValueError`` keeps working; each message names the column, the count and the fix.
+Warnings derive from ``RuntimeWarning`` (and scikit-learn's ``ConvergenceWarning`` where that
+is the established name).
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+__all__ = [
+    "ConvergenceWarning",
+    "EmptyDataError",
+    "FormulaError",
+    "InvalidInputError",
+    "InvalidParameterError",
+    "InvalidResponseError",
+    "InvalidWeightsError",
+    "MissingValueError",
+    "NewtonGLMError",
+    "PerfectSeparationWarning",
+    "RankDeficientError",
+    "RankDeficientWarning",
+    "ShapeMismatchError",
+    "UnseenLevelError",
+]
+
+
+class NewtonGLMError(Exception):
+    """Base class of every exception newtonglm raises on purpose."""
+
+
+class InvalidInputError(NewtonGLMError, ValueError):
+    """The data or the arguments cannot be fitted as given."""
+
+
+class InvalidParameterError(InvalidInputError):
+    """A constructor parameter has a value newtonglm does not accept."""
+
+
+class MissingValueError(InvalidInputError):
+    """NaN or infinite values in X, y, sample weights or offset (with ``missing='raise'``)."""
+
+
+class InvalidResponseError(InvalidInputError):
+    """The response is outside the family's range (e.g. negative counts, y > 1 for binomial)."""
+
+
+class InvalidWeightsError(InvalidInputError):
+    """Sample weights are negative, or all zero."""
+
+
+class ShapeMismatchError(InvalidInputError):
+    """X, y, sample weights and offset do not have the same number of rows."""
+
+
+class EmptyDataError(InvalidInputError):
+    """No rows (or no rows left after dropping missing values)."""
+
+
+class FormulaError(InvalidInputError):
+    """The formula cannot be evaluated on the data (e.g. it names a missing column)."""
+
+
+class UnseenLevelError(InvalidInputError):
+    """New data holds a categorical level the model was not fitted on."""
+
+
+class RankDeficientError(InvalidInputError):
+    """The design matrix has linearly dependent (aliased) columns."""
+
+
+class ConvergenceWarning(_SklearnConvergenceWarning, RuntimeWarning):
+    """The solver stopped before its convergence criterion was met."""
+
+
+class PerfectSeparationWarning(RuntimeWarning):
+    """A binomial fit is (quasi-)completely separated: some MLE coefficients are infinite."""
+
+
+class RankDeficientWarning(RuntimeWarning):
+    """Aliased columns were dropped from the fit (``on_rank_deficient='drop'``)."""

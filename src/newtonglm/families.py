@@ -1,0 +1,252 @@
+"""Exponential families: variance, deviance, log-likelihood, starting values, response checks.
+
+A family owns its link (``Binomial(link=ProbitLink())``) but never sees the design matrix: it
+works row-wise on ``y``, ``mu`` (and ``eta`` where a closed form is more accurate), with prior
+weights ``weights`` as R's ``glm`` defines them (for the binomial family, the number of trials
+behind each proportion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from scipy import special
+
+from ._typing import FloatArray
+from .exceptions import InvalidParameterError, InvalidResponseError
+from .links import IdentityLink, Link, LogitLink, LogLink, get_link
+
+__all__ = ["Binomial", "Family", "Gaussian", "Poisson", "get_family"]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _first_row(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Base class: an exponential-dispersion family with a link."""
+
+    link: Link
+    name: ClassVar[str] = "family"
+    canonical_link: ClassVar[type[Link]] = Link
+    allowed_links: ClassVar[tuple[str, ...]] = ()
+    #: True when the dispersion is fixed at 1 (binomial, Poisson); False when estimated.
+    fixed_scale: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if self.link.name not in self.allowed_links:
+            raise InvalidParameterError(
+                f"family={self.name!r} does not support link={self.link.name!r}; "
+                f"use one of {list(self.allowed_links)}."
+            )
+
+    @property
+    def is_canonical(self) -> bool:
+        """Whether the link is canonical, so Fisher scoring is exactly Newton's method."""
+        return type(self.link) is self.canonical_link
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(link={self.link!r})"
+
+    # -- row-wise maths -------------------------------------------------------------------
+    def clip_mu(self, mu: FloatArray) -> FloatArray:
+        """Clip mu into the interior of its range so that variance and logs stay finite."""
+        return mu
+
+    def variance(self, mu: FloatArray) -> FloatArray:
+        """Variance function V(mu)."""
+        raise NotImplementedError
+
+    def unit_deviance(
+        self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
+    ) -> FloatArray:
+        """Unit deviance d(y, mu) = 2 (l(y; y) - l(mu; y)) per row, before prior weights."""
+        raise NotImplementedError
+
+    def deviance(
+        self,
+        y: FloatArray,
+        mu: FloatArray,
+        weights: FloatArray | None = None,
+        eta: FloatArray | None = None,
+    ) -> float:
+        """Deviance, D = Σ w d(y, mu)."""
+        d = self.unit_deviance(y, mu, eta)
+        return float(d.sum() if weights is None else weights @ d)
+
+    def loglik(self, y: FloatArray, mu: FloatArray, weights: FloatArray | None = None) -> float:
+        """Full log-likelihood at scale 1, with every constant, as R's ``logLik`` reports it."""
+        return self.saturated_loglik(y, weights) - 0.5 * self.deviance(y, mu, weights)
+
+    def saturated_loglik(self, y: FloatArray, weights: FloatArray | None = None) -> float:
+        """Log-likelihood of the saturated model (mu = y); llf = saturated - D / 2."""
+        raise NotImplementedError
+
+    def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:
+        """R's ``mustart``: a mean inside the range of the link, close to y."""
+        raise NotImplementedError
+
+    def check_y(self, y: FloatArray, column: str = "y") -> None:
+        """Raise :class:`InvalidResponseError` when y is outside the family's range."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Binomial(Family):
+    """Binomial family for 0/1 responses or proportions of ``weights`` trials.
+
+    ``V(mu) = mu (1 - mu)``; unit deviance ``2 [y log(y/mu) + (1-y) log((1-y)/(1-mu))]``.
+    """
+
+    link: Link = field(default_factory=LogitLink)
+    name: ClassVar[str] = "binomial"
+    canonical_link: ClassVar[type[Link]] = LogitLink
+    allowed_links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog")
+
+    def clip_mu(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        # R's binomial links clamp mu to [eps, 1 - eps] in the same way.
+        return np.clip(mu, _EPS, 1.0 - _EPS)
+
+    def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return mu * (1.0 - mu)
+
+    def _log_mu(self, mu: FloatArray, eta: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """Return (log mu, log(1 - mu)), exactly from eta for the logit link."""
+        if eta is not None and isinstance(self.link, LogitLink):
+            # log-sum-exp forms: no clipping, exact even where mu rounds to 0 or 1.
+            return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+        mu = self.clip_mu(mu)
+        return np.log(mu), np.log1p(-mu)
+
+    def unit_deviance(  # noqa: D102
+        self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
+    ) -> FloatArray:
+        log_mu, log_1m_mu = self._log_mu(mu, eta)
+        ym = 1.0 - y
+        return 2.0 * (special.xlogy(y, y) - y * log_mu + special.xlogy(ym, ym) - ym * log_1m_mu)
+
+    def saturated_loglik(  # noqa: D102
+        self, y: FloatArray, weights: FloatArray | None = None
+    ) -> float:
+        m = np.ones_like(y) if weights is None else weights
+        k = m * y
+        # log C(m, k); zero for 0/1 responses whatever the weight.
+        log_choose = special.gammaln(m + 1.0) - special.gammaln(k + 1.0) - special.gammaln(m - k + 1.0)
+        ym = 1.0 - y
+        return float(np.sum(log_choose + m * (special.xlogy(y, y) + special.xlogy(ym, ym))))
+
+    def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:  # noqa: D102
+        return (weights * y + 0.5) / (weights + 1.0)
+
+    def check_y(self, y: FloatArray, column: str = "y") -> None:  # noqa: D102
+        bad = (y < 0.0) | (y > 1.0)
+        if bad.any():
+            raise InvalidResponseError(
+                f"family='binomial' needs y in [0, 1] (0/1 outcomes, or proportions with "
+                f"sample_weight = number of trials); column {column!r} has {int(bad.sum())} "
+                f"values outside [0, 1] (first at row {_first_row(bad)})."
+            )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Poisson(Family):
+    """Poisson family for counts. ``V(mu) = mu``; unit deviance ``2 [y log(y/mu) - (y - mu)]``."""
+
+    link: Link = field(default_factory=LogLink)
+    name: ClassVar[str] = "poisson"
+    canonical_link: ClassVar[type[Link]] = LogLink
+    allowed_links: ClassVar[tuple[str, ...]] = ("log",)
+
+    def clip_mu(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.maximum(mu, _EPS)
+
+    def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return mu
+
+    def unit_deviance(  # noqa: D102
+        self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
+    ) -> FloatArray:
+        log_mu = eta if eta is not None and isinstance(self.link, LogLink) else np.log(mu)
+        return 2.0 * (special.xlogy(y, y) - y * log_mu - y + mu)
+
+    def saturated_loglik(  # noqa: D102
+        self, y: FloatArray, weights: FloatArray | None = None
+    ) -> float:
+        ll = special.xlogy(y, y) - y - special.gammaln(y + 1.0)
+        return float(ll.sum() if weights is None else weights @ ll)
+
+    def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:  # noqa: D102
+        return y + 0.1
+
+    def check_y(self, y: FloatArray, column: str = "y") -> None:  # noqa: D102
+        bad = y < 0.0
+        if bad.any():
+            raise InvalidResponseError(
+                f"family='poisson' needs y >= 0; column {column!r} has {int(bad.sum())} "
+                f"negative values (first at row {_first_row(bad)})."
+            )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Gaussian(Family):
+    """Gaussian family, ``V(mu) = 1``, unit deviance ``(y - mu)²``; dispersion estimated.
+
+    With the identity link the negative log-likelihood is exactly quadratic in the
+    coefficients, so Newton's method converges in one step.
+    """
+
+    link: Link = field(default_factory=IdentityLink)
+    name: ClassVar[str] = "gaussian"
+    canonical_link: ClassVar[type[Link]] = IdentityLink
+    allowed_links: ClassVar[tuple[str, ...]] = ("identity", "log")
+    fixed_scale: ClassVar[bool] = False
+
+    def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.ones_like(mu)
+
+    def unit_deviance(  # noqa: D102
+        self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
+    ) -> FloatArray:
+        r = y - mu
+        return r * r
+
+    def loglik(  # noqa: D102
+        self, y: FloatArray, mu: FloatArray, weights: FloatArray | None = None
+    ) -> float:
+        # Profile log-likelihood with the MLE of the dispersion, sigma² = D / n (as statsmodels
+        # and R's logLik.glm compute it for the Gaussian family).
+        w = np.ones_like(y) if weights is None else weights
+        positive = w > 0
+        n = int(positive.sum())
+        dev = self.deviance(y, mu, w)
+        return float(
+            -0.5 * n * (np.log(2.0 * np.pi * dev / n) + 1.0) + 0.5 * np.log(w[positive]).sum()
+        )
+
+    def saturated_loglik(  # noqa: D102
+        self, y: FloatArray, weights: FloatArray | None = None
+    ) -> float:
+        return float("nan")  # unbounded for the Gaussian family; llf uses loglik() instead
+
+    def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:  # noqa: D102
+        return y.astype(np.float64, copy=True)
+
+
+_FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (Binomial, Poisson, Gaussian)}
+
+
+def get_family(name: str | Family, link: str | Link | None = None) -> Family:
+    """Resolve ``family`` and ``link`` arguments into a Family (with its canonical link by default)."""
+    if isinstance(name, Family):
+        return name if link is None else type(name)(link=get_link(link))
+    try:
+        cls = _FAMILIES[name]
+    except (KeyError, TypeError):
+        raise InvalidParameterError(
+            f"family={name!r} is not a known family; use one of {sorted(_FAMILIES)}."
+        ) from None
+    return cls() if link is None else cls(link=get_link(link))

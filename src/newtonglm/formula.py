@@ -1,0 +1,266 @@
+"""The formulaic bridge: formula + DataFrame → design matrix, and the fitted spec → new data.
+
+The model spec learned at fit time (categorical levels, stateful transforms) is kept and
+re-applied to new data, so prediction sees the same columns; a level the fit never saw is an
+error naming the column and the level, never a silent row of zeros.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, ModelSpec, model_matrix
+from formulaic.errors import FormulaicError
+
+from ._typing import FloatArray
+from .design import as_vector
+from .exceptions import (
+    EmptyDataError,
+    FormulaError,
+    InvalidInputError,
+    MissingValueError,
+    ShapeMismatchError,
+    UnseenLevelError,
+)
+
+__all__ = ["FormulaParts", "build", "resolve_column", "transform"]
+
+try:  # formulaic >= 1.0 names the warning; older releases warn with a plain UserWarning.
+    from formulaic.errors import DataMismatchWarning as _MismatchWarning
+except ImportError:  # pragma: no cover
+    _MismatchWarning = UserWarning  # type: ignore[misc,assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class FormulaParts:
+    """What the formula path hands on to :func:`newtonglm.design.finalize`."""
+
+    #: Design matrix (float64).
+    X: FloatArray
+    #: Response values as found in the data (not yet converted for classifiers).
+    y: np.ndarray
+    #: Term (column) names, formulaic's naming (``Intercept``, ``C(g)[T.b]``, ``x:z``).
+    names: tuple[str, ...]
+    #: Fitted right-hand-side spec, re-applied to new data by :func:`transform`.
+    spec: ModelSpec
+    #: Name of the response (the left-hand side).
+    response_name: str
+    #: Index of the ``Intercept`` column, or None.
+    intercept_index: int | None
+    #: Prior weights and offset, aligned with the rows kept.
+    sample_weight: FloatArray | None
+    offset: FloatArray | None
+    #: Rows dropped for missing values before the design was built.
+    n_dropped: int
+
+
+def resolve_column(value: object, data: pd.DataFrame, label: str) -> FloatArray | None:
+    """Return ``value`` as a float vector; a string names a column of ``data``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise FormulaError(
+                f"{label}={value!r} names no column of the data; available columns: "
+                f"{list(map(str, data.columns))[:20]}."
+            )
+        value = data[value]
+    return as_vector(value, label)
+
+
+def _missing_mask(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows with NaN/None (any column) or ±inf (numeric columns), and the count per column."""
+    bad = np.zeros(len(frame), dtype=bool)
+    counts: dict[str, int] = {}
+    for col in frame.columns:
+        series = frame[col]
+        mask = series.isna().to_numpy().copy()
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            mask |= np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        if mask.any():
+            counts[str(col)] = int(mask.sum())
+            bad |= mask
+    return bad, counts
+
+
+def build(
+    formula: str,
+    data: Any,
+    *,
+    fit_intercept: bool = True,
+    sample_weight: object = None,
+    offset: object = None,
+    missing: str = "raise",
+) -> FormulaParts:
+    """Evaluate ``formula`` on ``data`` and return the design and the spec to reuse.
+
+    Parameters
+    ----------
+    formula : str
+        A Wilkinson formula with a single response, e.g. ``"y ~ x + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula refers to.
+    fit_intercept : bool, default=True
+        When False, the intercept is removed from the formula (as ``- 1`` would).
+    sample_weight, offset : array-like, str or None
+        Prior weights and offset; a string names a column of ``data``.
+    missing : {"raise", "drop"}, default="raise"
+        What to do with rows holding missing values in the columns the formula uses.
+
+    Returns
+    -------
+    FormulaParts
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInputError(
+            f"with formula={formula!r}, X must be a pandas DataFrame holding the columns the "
+            f"formula names; got {type(data).__name__}."
+        )
+    if "~" not in formula:
+        raise FormulaError(f"formula={formula!r} has no '~'; write it as 'y ~ x1 + x2'.")
+    if not fit_intercept:
+        formula = f"{formula} - 1"
+    try:
+        parsed = Formula(formula)
+        lhs_vars, rhs_vars = parsed.lhs.required_variables, parsed.rhs.required_variables
+    except (FormulaicError, SyntaxError, ValueError, AttributeError) as exc:
+        raise FormulaError(f"cannot parse formula={formula!r}: {exc}") from None
+    used = sorted((set(lhs_vars) | set(rhs_vars)))
+    absent = [v for v in used if v not in data.columns]
+    # Names such as `np` or `log` are functions of the evaluation context, not columns.
+    absent = [v for v in absent if not _is_context_name(v)]
+    if absent:
+        raise FormulaError(
+            f"formula={formula!r} names column(s) {absent} that are not in the data "
+            f"({len(data.columns)} columns: {list(map(str, data.columns))[:20]}); check the "
+            "spelling."
+        )
+    n_rows = len(data)
+    weights = resolve_column(sample_weight, data, "sample_weight")
+    offs = resolve_column(offset, data, "offset")
+    for label, arr in (("sample_weight", weights), ("offset", offs)):
+        if arr is not None and arr.shape[0] != n_rows:
+            raise ShapeMismatchError(
+                f"{label} has {arr.shape[0]} rows but the data has {n_rows}; they must have "
+                "one row per observation."
+            )
+    cols = [v for v in used if v in data.columns]
+    bad, counts = _missing_mask(data[cols])
+    for label, arr in (("sample_weight", weights), ("offset", offs)):
+        if arr is not None:
+            mask = ~np.isfinite(arr)
+            if mask.any():
+                counts[label] = int(mask.sum())
+                bad |= mask
+    n_dropped = 0
+    if bad.any():
+        if missing != "drop":
+            detail = ", ".join(f"{k!r} ({v} rows)" for k, v in counts.items())
+            raise MissingValueError(
+                f"data contains NaN, None or inf in {int(bad.sum())} of {n_rows} rows, in "
+                f"columns {detail}. Clean them, or pass missing='drop' to drop those rows."
+            )
+        keep = ~bad
+        data = data.loc[keep]
+        weights = None if weights is None else weights[keep]
+        offs = None if offs is None else offs[keep]
+        n_dropped = int(bad.sum())
+    if len(data) == 0:
+        raise EmptyDataError(
+            f"no rows to fit: the data has {n_rows} rows and {n_dropped} were dropped for "
+            "missing values."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _MismatchWarning)
+            matrices = model_matrix(formula, data, na_action="ignore")
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot evaluate formula={formula!r} on the data: {exc}") from None
+    lhs, rhs = matrices.lhs, matrices.rhs
+    if lhs is None or lhs.shape[1] == 0:
+        raise FormulaError(f"formula={formula!r} has no response; write it as 'y ~ x1 + x2'.")
+    response_name = str(parsed.lhs).strip()
+    if response_name in data.columns:
+        # The raw column, so a classifier sees its labels ("yes"/"no"), not dummy columns.
+        y = data[response_name].to_numpy()
+    elif lhs.shape[1] == 1:
+        y = lhs.to_numpy()[:, 0]
+    else:
+        raise FormulaError(
+            f"formula={formula!r} has a response with {lhs.shape[1]} columns; newtonglm needs a "
+            "single response (for grouped binomial data use the proportion, e.g. "
+            "'I(successes / trials) ~ x', with sample_weight='trials')."
+        )
+    names = tuple(str(c) for c in rhs.columns)
+    X = np.asfortranarray(rhs.to_numpy(dtype=np.float64))
+    return FormulaParts(
+        X=X,
+        y=y,
+        names=names,
+        spec=rhs.model_spec,
+        response_name=response_name,
+        intercept_index=names.index("Intercept") if "Intercept" in names else None,
+        sample_weight=weights,
+        offset=offs,
+        n_dropped=n_dropped,
+    )
+
+
+def _is_context_name(name: str) -> bool:
+    return name in {"np", "numpy", "pd", "log", "exp", "sqrt", "abs", "scale", "center", "C"}
+
+
+def transform(spec: ModelSpec, data: Any) -> FloatArray:
+    """Apply a fitted spec to new data; unseen categorical levels and NaN are errors."""
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInputError(
+            "this model was fitted with a formula; pass new data as a pandas DataFrame with the "
+            f"columns {sorted(spec.required_variables)}; got {type(data).__name__}."
+        )
+    required = sorted(v for v in spec.required_variables if not _is_context_name(v))
+    absent = [v for v in required if v not in data.columns]
+    if absent:
+        raise FormulaError(
+            f"new data lacks column(s) {absent} that the fitted formula needs."
+        )
+    bad, counts = _missing_mask(data[required])
+    if bad.any():
+        detail = ", ".join(f"{k!r} ({v} rows)" for k, v in counts.items())
+        raise MissingValueError(
+            f"new data contains NaN, None or inf in {int(bad.sum())} of {len(data)} rows, in "
+            f"columns {detail}; predictions need complete rows."
+        )
+    _check_levels(spec, data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _MismatchWarning)
+            matrix = spec.get_model_matrix(data, na_action="ignore")
+    except _MismatchWarning as exc:  # pragma: no cover - _check_levels finds these first
+        raise UnseenLevelError(str(exc)) from None
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot apply the fitted formula to the new data: {exc}") from None
+    return np.asfortranarray(matrix.to_numpy(dtype=np.float64))
+
+
+def _check_levels(spec: ModelSpec, data: pd.DataFrame) -> None:
+    """Raise UnseenLevelError when a categorical column holds a level the fit did not see."""
+    for factor, (kind, state) in spec.encoder_state.items():
+        levels = state.get("categories") if isinstance(state, dict) else None
+        if getattr(kind, "value", kind) != "categorical" or levels is None:
+            continue
+        for var in spec.required_variables:
+            if var in data.columns and re.search(rf"(?<![\w.]){re.escape(var)}(?![\w.])", factor):
+                seen = set(levels)
+                unseen = [v for v in pd.unique(data[var]) if v not in seen]
+                if unseen:
+                    shown = ", ".join(map(repr, unseen[:5]))
+                    raise UnseenLevelError(
+                        f"column {var!r} has level(s) {shown} not seen when the model was fitted "
+                        f"(known levels: {list(levels)[:20]}); refit with data containing them "
+                        "or map them to a known level."
+                    )

@@ -1,0 +1,119 @@
+"""The objective every solver minimises: half the deviance of a GLM, through the block kernel.
+
+``f(coef) = D(coef) / 2`` equals the negative log-likelihood up to a constant, so its gradient
+is minus the score and its (expected) Hessian the Fisher information Xᵀ W X. This is the only
+place where the design matrix meets a family; solvers see nothing but this object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from . import kernel
+from ._typing import FloatArray
+from .design import Design
+from .families import Family
+
+__all__ = ["Evaluation", "GLMObjective"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The objective and its derivatives at one point, from one pass over X."""
+
+    #: Coefficients evaluated.
+    coef: FloatArray
+    #: Deviance D(coef); the objective value is D / 2.
+    deviance: float
+    #: Pearson's χ² at coef.
+    pearson_chi2: float
+    #: Gradient of D / 2 (minus the score), or None if not asked for.
+    grad: FloatArray | None
+    #: Fisher information Xᵀ W X (expected Hessian of D / 2), or None if not asked for.
+    hess: FloatArray | None
+    #: Rows whose fitted mean sits at the edge of its range.
+    n_boundary: int
+
+    @property
+    def value(self) -> float:
+        """Objective value, D / 2."""
+        return 0.5 * self.deviance
+
+    @property
+    def finite(self) -> bool:
+        """Whether the deviance and the derivatives computed are all finite."""
+        ok = bool(np.isfinite(self.deviance))
+        if self.grad is not None:
+            ok = ok and bool(np.isfinite(self.grad).all())
+        if self.hess is not None:
+            ok = ok and bool(np.isfinite(self.hess).all())
+        return ok
+
+
+class GLMObjective:
+    """Half the deviance of a GLM on a validated design.
+
+    Parameters
+    ----------
+    family : Family
+        Family with its link.
+    design : Design
+        Validated design matrix, response, weights and offset.
+    """
+
+    def __init__(self, family: Family, design: Design) -> None:
+        self.family = family
+        self.design = design
+        #: Number of passes over X made so far (evaluations, WLS starts).
+        self.n_passes = 0
+
+    @property
+    def n_features(self) -> int:
+        """Number of coefficients."""
+        return int(self.design.X.shape[1])
+
+    def evaluate(self, coef: FloatArray, *, grad: bool = True, hess: bool = True) -> Evaluation:
+        """Deviance, gradient and Fisher information at ``coef`` in one pass over X."""
+        d = self.design
+        self.n_passes += 1
+        sums = kernel.pass_sums(
+            d.X, d.y, d.weights, d.offset, coef, self.family, score=grad, fisher=hess
+        )
+        return Evaluation(
+            coef=np.array(coef, dtype=np.float64),
+            deviance=sums.deviance,
+            pearson_chi2=sums.pearson_chi2,
+            grad=None if sums.score is None else -sums.score,
+            hess=sums.fisher,
+            n_boundary=sums.n_boundary,
+        )
+
+    def deviance(self, coef: FloatArray) -> float:
+        """Deviance alone (one pass, no derivatives)."""
+        return self.evaluate(coef, grad=False, hess=False).deviance
+
+    def initial_coef(self) -> FloatArray:
+        """R's start: one weighted least-squares fit of the working response at ``mustart``.
+
+        ``mu0 = family.starting_mu(y)``, ``eta0 = g(mu0)``; regress the working response
+        ``eta0 - offset + (y - mu0) g'(mu0)`` on X with working weights
+        ``w / (g'(mu0)² V(mu0))``. This is the first iteration of R's ``glm.fit``.
+        """
+        d, fam = self.design, self.family
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mu0 = fam.clip_mu(fam.starting_mu(d.y, d.weights))
+            eta0 = fam.link.link(mu0)
+            gprime = fam.link.derivative(mu0)
+            z = eta0 + (d.y - mu0) * gprime
+            if d.offset is not None:
+                z = z - d.offset
+            work_w = d.weights / (gprime * gprime * fam.variance(mu0))
+        self.n_passes += 1
+        gram, rhs = kernel.wls_sums(d.X, work_w, z)
+        try:
+            return np.asarray(linalg.cho_solve(linalg.cho_factor(gram), rhs), dtype=np.float64)
+        except linalg.LinAlgError:
+            return np.asarray(linalg.lstsq(gram, rhs)[0], dtype=np.float64)
