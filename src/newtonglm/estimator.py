@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import formula as formula_mod
@@ -73,6 +74,9 @@ class _BaseGLM(BaseEstimator):
     # -- response encoding (overridden by the classifier) -------------------------------
     def _encode_y(self, y: Any, name: str) -> FloatArray:
         return as_vector(y, name)
+
+    def _check_design(self, design: Design) -> None:
+        """Hook for estimator-specific checks of the validated design."""
 
     # -- input → Design -----------------------------------------------------------------
     def _design(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> Design:
@@ -159,6 +163,7 @@ class _BaseGLM(BaseEstimator):
         family = self._family()
         design = self._design(X, y, sample_weight, offset)
         family.check_y(design.y, design.response_name)
+        self._check_design(design)
         kept = self._check_rank(design)
         fit_design = design if len(kept) == design.X.shape[1] else _subset(design, kept)
 
@@ -292,7 +297,8 @@ class _BaseGLM(BaseEstimator):
 
     def predict_mean(self, X: Any, offset: Any = None) -> FloatArray:
         """Fitted mean mu = g⁻¹(eta) for new data."""
-        return np.asarray(self.family_.link.inverse(self._linear_predictor(X, offset)))
+        eta = self._linear_predictor(X, offset)
+        return np.asarray(self.family_.link.inverse(eta))
 
     # -- inference ----------------------------------------------------------------------
     def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -491,16 +497,32 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
         missing = np.asarray(pd.isna(values), dtype=bool)
-        classes = np.unique(values[~missing]) if (~missing).any() else np.array([])
-        if classes.shape[0] != 2:
+        present = values[~missing]
+        try:
+            kind = type_of_target(present, input_name=name, raise_unknown=True)
+        except ValueError as exc:
+            raise InvalidResponseError(f"{exc} (LogisticRegression needs two classes).") from None
+        if kind != "binary" or np.unique(present).shape[0] != 2:
+            classes = np.unique(present) if kind != "continuous" else []
             raise InvalidResponseError(
-                f"LogisticRegression needs exactly two classes in {name!r}; got "
-                f"{classes.shape[0]} class(es) {list(classes)[:10]}. For proportions or "
-                "grouped data use GLM(family='binomial')."
+                f"Only binary classification is supported: LogisticRegression needs exactly "
+                f"two classes in {name!r}; the type of the target is {kind!r}"
+                + (f" with {len(classes)} class(es)" if kind != "continuous" else "")
+                + ". For proportions or grouped data use GLM(family='binomial')."
             )
+        classes = np.unique(present)
         self.classes_ = classes
         encoded = np.where(missing, np.nan, (values == classes[1]).astype(np.float64))
         return np.asarray(encoded, dtype=np.float64)
+
+    def _check_design(self, design: Design) -> None:
+        positive = design.weights > 0
+        for label, value in zip(self.classes_, (0.0, 1.0), strict=True):
+            if not (design.y[positive] == value).any():
+                raise InvalidResponseError(
+                    f"LogisticRegression needs both classes among rows with positive "
+                    f"sample_weight; class {label!r} has none, so only one class is left."
+                )
 
     def decision_function(self, X: Any, offset: Any = None) -> FloatArray:
         """Linear predictor (log-odds for the logit link) of ``classes_[1]``."""
