@@ -21,7 +21,6 @@ from .base import (
     StopReason,
     StopRule,
     grad_norm,
-    relative_change,
 )
 
 __all__ = ["NewtonSolver", "newton_direction"]
@@ -63,9 +62,9 @@ class NewtonSolver:
             return SolverResult(coef0, False, StopReason.NON_FINITE, 0, tuple(history), current)
         reason = StopReason.MAX_ITER
         n_iter = 0
+        assert current.grad is not None and current.hess is not None
+        direction = newton_direction(current.hess, current.grad)
         for n_iter in range(1, stop.max_iter + 1):
-            assert current.grad is not None and current.hess is not None
-            direction = newton_direction(current.hess, current.grad)
             size = 1.0
             for _ in range(MAX_HALVINGS + 1):
                 trial = objective.evaluate(current.coef + size * direction)
@@ -91,7 +90,10 @@ class NewtonSolver:
             if callback is not None:
                 callback(history[-1])
             previous, current = current, trial
-            if relative_change(previous.deviance, current.deviance) < stop.tol:
+            assert current.grad is not None and current.hess is not None
+            direction = newton_direction(current.hess, current.grad)
+            decrement = float(-current.grad @ direction)
+            if stop.converged(previous.deviance, current.deviance, decrement):
                 reason = StopReason.DEVIANCE_TOL
                 break
         return SolverResult(
