@@ -173,33 +173,35 @@ class _BaseGLM(BaseEstimator):
         result = get_solver(self.solver).solve(objective, coef0, stop, self._callback())
         converged = result.converged
         notes: list[str] = []
-        if not converged:
+        self.separation_ = None
+        if isinstance(family, Binomial) and (result.final.n_boundary > 0 or not converged):
+            self.separation_ = separating_columns(
+                fit_design.X,
+                fit_design.y,
+                fit_design.weights,
+                fit_design.names,
+                fit_design.intercept_index,
+            )
+        if self.separation_:
+            # The root cause of any convergence trouble: say that, not "increase max_iter".
+            converged = False
+            msg = (
+                f"the data are (quasi-)completely separated by column(s) {self.separation_}: "
+                "the maximum-likelihood estimate does not exist and the reported coefficients "
+                "and standard errors are meaningless. Remove or merge those columns, or use "
+                "penalised (Firth) regression."
+            )
+            warnings.warn(msg, PerfectSeparationWarning, stacklevel=2)
+            notes.append(msg)
+        elif not converged:
             warnings.warn(
                 f"{self.solver} solver did not converge: {result.reason.value} after "
-                f"{result.n_iter} iterations (deviance change tol={self.tol:g}). Increase "
-                "max_iter, loosen tol, or try another solver; check the data for separation "
-                "or extreme values.",
+                f"{result.n_iter} iterations (tol={self.tol:g}). Increase max_iter, loosen "
+                "tol, or try another solver; check the data for extreme values.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
             notes.append(f"did not converge ({result.reason.value}).")
-        self.separation_ = None
-        if isinstance(family, Binomial) and (result.final.n_boundary > 0 or not converged):
-            cols = separating_columns(
-                fit_design.X, fit_design.y, fit_design.weights, fit_design.names,
-                fit_design.intercept_index,
-            )
-            if cols:
-                self.separation_ = cols
-                converged = False
-                msg = (
-                    f"the data are (quasi-)completely separated by column(s) {cols}: the "
-                    "maximum-likelihood estimate does not exist and the reported coefficients "
-                    "and standard errors are meaningless. Remove or merge those columns, or "
-                    "use penalised (Firth) regression."
-                )
-                warnings.warn(msg, PerfectSeparationWarning, stacklevel=2)
-                notes.append(msg)
         null_dev = inference.null_deviance(family, design, stop)
         inf = inference.compute(family, design, result.final, kept, null_dev)
         if len(kept) < design.X.shape[1]:

@@ -4,9 +4,9 @@ Data are separated when some direction b makes every fitted probability move tow
 observed outcome: (2y_i - 1) x_iᵀ b >= 0 for all 0/1 rows, x_iᵀ b = 0 for rows with proportions
 strictly between 0 and 1, with strict inequality for at least one row. Then the likelihood
 keeps rising along b and the MLE does not exist. Following Konis (2007, the ``safeBinaryRegression``
-/ ``detectseparation`` approach), we maximise Σ (2y_i - 1) x_iᵀ b over the box -1 <= b <= 1
-subject to those constraints: a positive optimum proves separation, and the non-zero entries of
-b name the columns involved.
+/ ``detectseparation`` approach) this is a linear programme: we look for the direction of least
+L1 norm with Σ (2y_i - 1) x_iᵀ b = 1 under those constraints. It exists exactly when the data
+are separated, and its (sparse) non-zero entries name the columns involved.
 """
 
 from __future__ import annotations
@@ -48,32 +48,41 @@ def separating_columns(
     """
     use = weights > 0
     X, y = X[use], y[use]
-    # Columns scaled to unit max-abs so the LP tolerance means the same for every column.
+    d = X.shape[1]
+    # Columns scaled to unit max-abs so the LP's tolerances mean the same for every column.
     colscale = np.max(np.abs(X), axis=0)
     colscale[colscale == 0] = 1.0
     Xs = X / colscale
     ones, zeros = y >= 1.0, y <= 0.0
-    sign = np.where(ones, 1.0, -1.0)
     strict = ones | zeros
-    a_ub = -(sign[strict, None] * Xs[strict])
-    c = a_ub.sum(axis=0)  # minimise -Σ s_i x_i b
-    interior = ~strict
+    signed = np.where(ones, 1.0, -1.0)[strict, None] * Xs[strict]  # rows s_i x_i
+    interior = Xs[~strict]
+    # Variables b = b_plus - b_minus >= 0; minimise |b|_1 (the sparsest separating direction,
+    # so the fewest columns are named) subject to s_i x_i b >= 0 and Σ s_i x_i b = 1.
+    both = np.hstack
+    a_ub = sparse.csr_matrix(both([-signed, signed]))
+    a_eq_rows = [both([signed.sum(axis=0), -signed.sum(axis=0)])[None, :]]
+    if interior.shape[0]:
+        a_eq_rows.insert(0, both([interior, -interior]))
+    a_eq = np.vstack(a_eq_rows)
+    b_eq = np.zeros(a_eq.shape[0])
+    b_eq[-1] = 1.0
     res = optimize.linprog(
-        c,
-        A_ub=sparse.csr_matrix(a_ub),
+        np.ones(2 * d),
+        A_ub=a_ub,
         b_ub=np.zeros(a_ub.shape[0]),
-        A_eq=sparse.csr_matrix(Xs[interior]) if interior.any() else None,
-        b_eq=np.zeros(int(interior.sum())) if interior.any() else None,
-        bounds=[(-1.0, 1.0)] * X.shape[1],
+        A_eq=sparse.csr_matrix(a_eq),
+        b_eq=b_eq,
+        bounds=[(0.0, None)] * (2 * d),
         method="highs",
     )
-    if res.status != 0 or -res.fun <= 1e-7 * max(1, int(strict.sum())) ** 0.5:
+    if res.status != 0:  # infeasible: no separating direction
         return None
-    b = np.asarray(res.x)
-    margins = sign[strict] * (Xs[strict] @ b)
-    if margins.min() < -1e-7:  # not a genuine separating direction (numerical noise)
-        return None
-    involved = [j for j in np.flatnonzero(np.abs(b) > 1e-6)]
+    b = np.asarray(res.x[:d] - res.x[d:])
+    margins = signed @ b
+    if margins.min() < -1e-6 * max(float(margins.max()), 1e-12):
+        return None  # a numerical artefact of the LP tolerances, not a separating direction
+    involved = [int(j) for j in np.flatnonzero(np.abs(b) > 1e-8 * np.abs(b).max())]
     if intercept_index is not None and len(involved) > 1:
         involved = [j for j in involved if j != intercept_index]
     return [names[j] for j in involved]
