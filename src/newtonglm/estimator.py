@@ -460,6 +460,8 @@ class GLM(RegressorMixin, _BaseGLM):
         """Predicted mean mu for new data."""
         return self.predict_mean(X, offset)
 
+    score = _BaseGLM.score  # deviance explained, not RegressorMixin's R²
+
 
 class LogisticRegression(ClassifierMixin, _BaseGLM):
     """Binomial GLM as a classifier (logit link by default), fitted by Newton / IRLS.
@@ -586,6 +588,8 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
     def predict(self, X: Any, offset: Any = None) -> FloatArray:
         """Predicted mean count for new data (``offset`` e.g. log exposure)."""
         return self.predict_mean(X, offset)
+
+    score = _BaseGLM.score  # deviance explained, as scikit-learn's PoissonRegressor scores
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
