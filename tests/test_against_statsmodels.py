@@ -30,8 +30,12 @@ LINKS = {
     "cloglog": sm.families.links.CLogLog,
     "log": sm.families.links.Log,
 }
-FAMILY_LINKS = [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"),
-                ("poisson", "log")]
+FAMILY_LINKS = [
+    ("binomial", "logit"),
+    ("binomial", "probit"),
+    ("binomial", "cloglog"),
+    ("poisson", "log"),
+]
 FORMULAS = ["y ~ x + z", "y ~ x + C(g)", "y ~ x * C(g) + z"]
 
 
@@ -64,15 +68,16 @@ def assert_matches(model, ref, names=None) -> None:
     se = ref_frame["std_err"].to_numpy()
     np.testing.assert_allclose(table["std_err"], se, rtol=RTOL_SE)
     for col in ("coef", "ci_lower", "ci_upper"):
-        np.testing.assert_allclose(table[col], ref_frame[col], rtol=RTOL_COEF,
-                                   atol=RTOL_COEF * se.min())
+        np.testing.assert_allclose(
+            table[col], ref_frame[col], rtol=RTOL_COEF, atol=RTOL_COEF * se.min()
+        )
     np.testing.assert_allclose(table["z"], ref_frame["z"], rtol=RTOL_COEF, atol=RTOL_COEF)
-    np.testing.assert_allclose(table["p_value"], ref_frame["p_value"], rtol=1e-5,
-                               atol=RTOL_COEF)
+    np.testing.assert_allclose(table["p_value"], ref_frame["p_value"], rtol=1e-5, atol=RTOL_COEF)
     ref_cov = pd.DataFrame(np.asarray(ref.cov_params()), index=index, columns=index)
     ref_cov = ref_cov.loc[table.index, table.index]
-    np.testing.assert_allclose(model.cov_params_.to_numpy(), ref_cov.to_numpy(),
-                               rtol=RTOL_SE, atol=RTOL_SE * se.min() ** 2)
+    np.testing.assert_allclose(
+        model.cov_params_.to_numpy(), ref_cov.to_numpy(), rtol=RTOL_SE, atol=RTOL_SE * se.min() ** 2
+    )
     for ours, theirs in [
         (model.deviance_, ref.deviance),
         (model.null_deviance_, ref.null_deviance),
@@ -99,8 +104,7 @@ def test_newton_matches_statsmodels_simulated(smf, family, link, formula, weight
         kwargs["var_weights"] = df["w"]
     if with_offset:
         kwargs["offset"] = offset
-    ref = smf.glm(formula, df, family=sm_family(family, link), **kwargs).fit(tol=1e-13,
-                                                                           maxiter=200)
+    ref = smf.glm(formula, df, family=sm_family(family, link), **kwargs).fit(tol=1e-13, maxiter=200)
     model = GLM(family=family, link=link, formula=formula).fit(
         df,
         sample_weight=df["w"] if weighted else None,

@@ -20,21 +20,46 @@ INSURANCE = str(ROOT / "datasets" / "insurance.csv")
 
 
 def test_cli_fit_prints_summary(capsys):
-    code = main(["fit", INSURANCE, "--formula", "claims ~ C(district) + group + age",
-                 "--family", "poisson", "--exposure", "holders"])
+    code = main(
+        [
+            "fit",
+            INSURANCE,
+            "--formula",
+            "claims ~ C(district) + group + age",
+            "--family",
+            "poisson",
+            "--exposure",
+            "holders",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "poisson" in out and "C(district)[T.2]" in out and "Deviance" in out
 
 
 def test_cli_fit_json_matches_statsmodels(capsys, smf):
-    code = main(["fit", INSURANCE, "--formula", "claims ~ C(district) + group + age",
-                 "--family", "poisson", "--exposure", "holders", "--json"])
+    code = main(
+        [
+            "fit",
+            INSURANCE,
+            "--formula",
+            "claims ~ C(district) + group + age",
+            "--family",
+            "poisson",
+            "--exposure",
+            "holders",
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     df = datasets.load("insurance")
-    ref = smf.glm("claims ~ C(district) + group + age", df, family=sm.families.Poisson(),
-                  offset=np.log(df["holders"])).fit(tol=1e-13)
+    ref = smf.glm(
+        "claims ~ C(district) + group + age",
+        df,
+        family=sm.families.Poisson(),
+        offset=np.log(df["holders"]),
+    ).fit(tol=1e-13)
     for term, row in result["coefficients"].items():
         np.testing.assert_allclose(row["coef"], ref.params[term], rtol=1e-6)
         np.testing.assert_allclose(row["std_err"], ref.bse[term], rtol=1e-6)
@@ -47,8 +72,21 @@ def test_cli_weights_and_offset_columns(tmp_path, capsys):
     df["p"] = df["menarche"] / df["total"]
     path = tmp_path / "m.csv"
     df.to_csv(path, index=False)
-    code = main(["fit", str(path), "--formula", "p ~ age", "--family", "binomial",
-                 "--weights", "total", "--link", "probit", "--json"])
+    code = main(
+        [
+            "fit",
+            str(path),
+            "--formula",
+            "p ~ age",
+            "--family",
+            "binomial",
+            "--weights",
+            "total",
+            "--link",
+            "probit",
+            "--json",
+        ]
+    )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["link"] == "probit"
 
@@ -58,8 +96,10 @@ def test_cli_weights_and_offset_columns(tmp_path, capsys):
     [
         (["--formula", "claims ~ nope", "--family", "poisson"], "names column(s) ['nope']"),
         (["--formula", "claims ~ age", "--family", "binomial"], "y in [0, 1]"),
-        (["--formula", "claims ~ age", "--family", "poisson", "--exposure", "zzz"],
-         "--exposure column 'zzz'"),
+        (
+            ["--formula", "claims ~ age", "--family", "poisson", "--exposure", "zzz"],
+            "--exposure column 'zzz'",
+        ),
     ],
 )
 def test_cli_bad_input_one_line_error(capsys, args, message):
@@ -73,7 +113,9 @@ def test_cli_bad_input_one_line_error(capsys, args, message):
 def test_cli_missing_file_exits_nonzero_without_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "newtonglm", "fit", "/nonexistent.csv", "--formula", "y ~ x"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("newtonglm: error: cannot read '/nonexistent.csv'")
@@ -90,9 +132,20 @@ def test_demo_prints_both_summaries_and_statsmodels_difference(capsys):
 def test_wheel_ships_datasets(tmp_path):
     """`load()` works from an installed wheel: the build copies datasets/ into the package."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     wheel = next(tmp_path.glob("newtonglm-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

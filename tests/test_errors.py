@@ -42,8 +42,11 @@ def test_missing_raise_names_columns_and_rows(frame):
 def test_missing_raise_array_names_feature_and_fix():
     X = np.arange(20.0).reshape(10, 2)
     X[2, 1] = np.inf
-    with pytest.raises(MissingValueError, match=r"NaN or inf in 1 of 10 rows.*'x1' \(1 rows\)"
-                       r".*missing='drop'"):
+    with pytest.raises(
+        MissingValueError,
+        match=r"NaN or inf in 1 of 10 rows.*'x1' \(1 rows\)"
+        r".*missing='drop'",
+    ):
         PoissonRegression().fit(X, np.arange(10.0))
 
 
@@ -74,8 +77,11 @@ def test_missing_transform_result_named(frame):
 def test_binomial_response_outside_unit_interval():
     X = np.random.default_rng(0).normal(size=(10, 1))
     y = np.array([0, 1, 2, 0, 1, 0, 1, 1.5, 0, 1])
-    with pytest.raises(InvalidResponseError, match=r"y in \[0, 1\].*2 values outside \[0, 1\] "
-                       r"\(first at row 2\)"):
+    with pytest.raises(
+        InvalidResponseError,
+        match=r"y in \[0, 1\].*2 values outside \[0, 1\] "
+        r"\(first at row 2\)",
+    ):
         GLM(family="binomial").fit(X, y)
 
 
@@ -98,8 +104,11 @@ def test_poisson_negative_counts():
     X = np.random.default_rng(0).normal(size=(30, 1))
     y = np.arange(30.0)
     y[[17, 20, 25]] = -1
-    with pytest.raises(InvalidResponseError, match=r"column 'y' has 3 negative values "
-                       r"\(first at row 17\)"):
+    with pytest.raises(
+        InvalidResponseError,
+        match=r"column 'y' has 3 negative values "
+        r"\(first at row 17\)",
+    ):
         PoissonRegression().fit(X, y)
 
 
@@ -113,8 +122,11 @@ def test_negative_weights():
     X = np.random.default_rng(0).normal(size=(10, 1))
     w = np.ones(10)
     w[4] = -1
-    with pytest.raises(InvalidWeightsError, match=r"1 of 10 weights are negative \(first at row "
-                       r"4\)"):
+    with pytest.raises(
+        InvalidWeightsError,
+        match=r"1 of 10 weights are negative \(first at row "
+        r"4\)",
+    ):
         PoissonRegression().fit(X, np.ones(10), sample_weight=w)
 
 
@@ -138,8 +150,11 @@ def test_empty_data(frame):
 
 
 def test_formula_missing_column(frame):
-    with pytest.raises(FormulaError, match=r"names column\(s\) \['nope'\] that are not in the "
-                       r"data"):
+    with pytest.raises(
+        FormulaError,
+        match=r"names column\(s\) \['nope'\] that are not in the "
+        r"data",
+    ):
         PoissonRegression(formula="y ~ x + nope").fit(frame)
 
 
@@ -174,8 +189,9 @@ def test_rank_deficient_drop_like_r(frame):
         model = PoissonRegression(formula="y ~ x + z + x2", on_rank_deficient="drop").fit(frame)
     table = model.coef_table()
     assert np.isnan(table.loc["x2", "coef"]) and np.isnan(table.loc["x2", "std_err"])
-    np.testing.assert_allclose(table.loc[["Intercept", "x", "z"], "coef"],
-                               reference.coef_table()["coef"], rtol=1e-12)
+    np.testing.assert_allclose(
+        table.loc[["Intercept", "x", "z"], "coef"], reference.coef_table()["coef"], rtol=1e-12
+    )
     np.testing.assert_allclose(model.predict(frame), reference.predict(frame), rtol=1e-12)
     assert model.df_resid_ == reference.df_resid_
     assert "aliased" in str(model.summary())

@@ -57,8 +57,9 @@ def test_integer_weights_equal_repeated_rows():
     weighted = PoissonRegression().fit(X, y, sample_weight=w)
     repeated = PoissonRegression().fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=RTOL)
-    np.testing.assert_allclose(weighted.coef_table()["std_err"],
-                               repeated.coef_table()["std_err"], rtol=1e-9)
+    np.testing.assert_allclose(
+        weighted.coef_table()["std_err"], repeated.coef_table()["std_err"], rtol=1e-9
+    )
     np.testing.assert_allclose(weighted.deviance_, repeated.deviance_, rtol=RTOL)
     np.testing.assert_allclose(weighted.llf_, repeated.llf_, rtol=RTOL)
 
@@ -99,8 +100,14 @@ def test_coef_table_columns_alpha_and_names():
     model = LogisticRegression(formula="y ~ x * C(g)").fit(df)
     table = model.coef_table(alpha=0.1)
     assert list(table.columns) == ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
-    assert list(table.index) == ["Intercept", "x", "C(g)[T.b]", "C(g)[T.c]", "x:C(g)[T.b]",
-                                 "x:C(g)[T.c]"]
+    assert list(table.index) == [
+        "Intercept",
+        "x",
+        "C(g)[T.b]",
+        "C(g)[T.c]",
+        "x:C(g)[T.b]",
+        "x:C(g)[T.c]",
+    ]
     q = stats.norm.ppf(0.95)
     np.testing.assert_allclose(table["ci_upper"] - table["coef"], q * table["std_err"])
     assert model.intercept_ == table.loc["Intercept", "coef"]
@@ -128,8 +135,7 @@ def test_predict_new_data_reuses_levels_and_offset():
     new["g"] = ["c", "c", "c"]
     mu = model.predict(new, offset=np.log(new["expo"]))
     table = model.coef_table()["coef"]
-    eta = (table["Intercept"] + table["x"] * new["x"] + table["C(g)[T.c]"]
-           + np.log(new["expo"]))
+    eta = table["Intercept"] + table["x"] * new["x"] + table["C(g)[T.c]"] + np.log(new["expo"])
     np.testing.assert_allclose(mu, np.exp(eta), rtol=1e-12)
 
 
@@ -146,9 +152,22 @@ def test_summary_text_and_html():
     df = simulate("binomial", seed=18)
     model = LogisticRegression(formula="y ~ x + z").fit(df)
     text = str(model.summary())
-    for label in ("binomial", "logit", "newton", "Observations", "Df residuals", "Deviance",
-                  "Pearson chi2", "Log-likelihood", "AIC", "BIC", "Iterations", "Converged",
-                  "std_err", "p_value"):
+    for label in (
+        "binomial",
+        "logit",
+        "newton",
+        "Observations",
+        "Df residuals",
+        "Deviance",
+        "Pearson chi2",
+        "Log-likelihood",
+        "AIC",
+        "BIC",
+        "Iterations",
+        "Converged",
+        "std_err",
+        "p_value",
+    ):
         assert label in text
     html = model.summary()._repr_html_()
     assert html.startswith("<div>") and "<table" in html and "ci_upper" in html

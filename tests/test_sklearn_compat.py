@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import pickle
-
-import numpy as np
-import pytest
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from newtonglm import GLM, LogisticRegression, PoissonRegression
+from newtonglm import LogisticRegression, PoissonRegression
 
 # sklearn's weight-equivalence check fits 15 rows with 30 columns: an unpenalized GLM is not
 # identifiable there and newtonglm raises RankDeficientError by design. The same property

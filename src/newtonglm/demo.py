@@ -50,9 +50,9 @@ def run_demo(plot_path: str | None = None) -> int:
         return 0
     options.formula_engine = "formulaic"
     ref_logit = smf.glm(logit.formula, pima, family=sm.families.Binomial()).fit(tol=1e-12)
-    ref_pois = smf.glm(
-        pois.formula, ins, family=sm.families.Poisson(), offset=offset
-    ).fit(tol=1e-12)
+    ref_pois = smf.glm(pois.formula, ins, family=sm.families.Poisson(), offset=offset).fit(
+        tol=1e-12
+    )
     out.write(f"Logistic (pima):    {_compare(logit, ref_logit)}\n")
     out.write(f"Poisson (insurance): {_compare(pois, ref_pois)}\n")
     return 0

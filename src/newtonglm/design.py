@@ -69,13 +69,13 @@ def as_vector(values: object, name: str) -> FloatArray:
 def nonfinite_rows(values: FloatArray) -> BoolArray:
     """Boolean mask of rows holding NaN or ±inf (any column for a matrix)."""
     bad = ~np.isfinite(values)
-    return bad.any(axis=1) if bad.ndim == 2 else bad
+    return np.asarray(bad.any(axis=1) if bad.ndim == 2 else bad, dtype=bool)
 
 
 def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
     bad = ~np.isfinite(X)
     counts = bad.sum(axis=0)
-    cols = [f"{names[j]!r} ({int(counts[j])} rows)" for j in np.flatnonzero(counts)]
+    cols = [f"{names[int(j)]!r} ({int(counts[j])} rows)" for j in np.flatnonzero(counts)]
     return ", ".join(cols[:10]) + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
 
 

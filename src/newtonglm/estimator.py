@@ -60,7 +60,10 @@ class _BaseGLM(BaseEstimator):
             raise InvalidParameterError(
                 f"max_iter must be a positive integer; got {self.max_iter!r}."
             )
-        for name, allowed in (("missing", ("raise", "drop")), ("on_rank_deficient", ("raise", "drop"))):
+        for name, allowed in (
+            ("missing", ("raise", "drop")),
+            ("on_rank_deficient", ("raise", "drop")),
+        ):
             value = getattr(self, name)
             if value not in allowed:
                 raise InvalidParameterError(
@@ -68,7 +71,8 @@ class _BaseGLM(BaseEstimator):
                 )
         if self.formula is not None and not isinstance(self.formula, str):
             raise InvalidParameterError(
-                f"formula must be a string such as 'y ~ x + C(g)'; got {type(self.formula).__name__}."
+                "formula must be a string such as 'y ~ x + C(g)'; got "
+                f"{type(self.formula).__name__}."
             )
 
     # -- response encoding (overridden by the classifier) -------------------------------
@@ -138,9 +142,7 @@ class _BaseGLM(BaseEstimator):
         )
 
     # -- fit ----------------------------------------------------------------------------
-    def fit(
-        self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None
-    ) -> _BaseGLM:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> _BaseGLM:
         """Fit the model by maximum likelihood.
 
         Parameters
@@ -219,8 +221,17 @@ class _BaseGLM(BaseEstimator):
         self.n_dropped_ = design.n_dropped
         self._notes = tuple(notes)
         self._set_coefficients(inf.coef, design.intercept_index)
-        for attr in ("deviance", "null_deviance", "llf", "aic", "bic", "pearson_chi2",
-                     "df_model", "df_resid", "scale"):
+        for attr in (
+            "deviance",
+            "null_deviance",
+            "llf",
+            "aic",
+            "bic",
+            "pearson_chi2",
+            "df_model",
+            "df_resid",
+            "scale",
+        ):
             setattr(self, f"{attr}_", getattr(inf, attr))
         self.nobs_ = inf.n_obs
         self.cov_params_ = pd.DataFrame(inf.cov, index=design.names, columns=design.names)
@@ -288,9 +299,7 @@ class _BaseGLM(BaseEstimator):
                 Xd = np.column_stack([np.ones(Xd.shape[0]), Xd])
             offs = None if offset is None else as_vector(offset, "offset")
         if offs is not None and offs.shape[0] != Xd.shape[0]:
-            raise MissingValueError(
-                f"offset has {offs.shape[0]} rows but X has {Xd.shape[0]}."
-            )
+            raise MissingValueError(f"offset has {offs.shape[0]} rows but X has {Xd.shape[0]}.")
         return kernel.linear_predictor(Xd, full, offs)
 
     def predict_linear(self, X: Any, offset: Any = None) -> FloatArray:
@@ -507,7 +516,7 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         except ValueError as exc:
             raise InvalidResponseError(f"{exc} (LogisticRegression needs two classes).") from None
         if kind != "binary" or np.unique(present).shape[0] != 2:
-            classes = np.unique(present) if kind != "continuous" else []
+            classes: Any = np.unique(present) if kind != "continuous" else []
             raise InvalidResponseError(
                 f"Only binary classification is supported: LogisticRegression needs exactly "
                 f"two classes in {name!r}; the type of the target is {kind!r}"
@@ -595,4 +604,3 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         tags = super().__sklearn_tags__()
         tags.target_tags.positive_only = True
         return tags
-

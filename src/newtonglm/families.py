@@ -114,20 +114,26 @@ class Binomial(Family):
     def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
         return mu * (1.0 - mu)
 
-    def _log_mu(self, mu: FloatArray, eta: FloatArray | None) -> tuple[FloatArray, FloatArray]:
-        """Return (log mu, log(1 - mu)), exactly from eta for the logit link."""
-        if eta is not None and isinstance(self.link, LogitLink):
-            # log-sum-exp forms: no clipping, exact even where mu rounds to 0 or 1.
-            return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
-        mu = self.clip_mu(mu)
-        return np.log(mu), np.log1p(-mu)
-
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
-        log_mu, log_1m_mu = self._log_mu(mu, eta)
+        mu = self.clip_mu(mu)
         ym = 1.0 - y
-        return 2.0 * (special.xlogy(y, y) - y * log_mu + special.xlogy(ym, ym) - ym * log_1m_mu)
+        # Ratio form: exactly 0 at y == mu and free of the cancellation in y log y - y log mu.
+        d = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(ym, ym / (1.0 - mu)))
+        if eta is not None and isinstance(self.link, LogitLink):
+            # Where mu rounds to the clip bounds, the log-sum-exp form in eta stays exact:
+            # log mu = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta).
+            edge = (mu <= _EPS) | (mu >= 1.0 - _EPS)
+            if edge.any():
+                e, ye, yme = eta[edge], y[edge], ym[edge]
+                d[edge] = 2.0 * (
+                    special.xlogy(ye, ye)
+                    + ye * np.logaddexp(0.0, -e)
+                    + special.xlogy(yme, yme)
+                    + yme * np.logaddexp(0.0, e)
+                )
+        return np.maximum(d, 0.0)  # >= 0 mathematically; clip the rounding noise
 
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None
@@ -135,7 +141,9 @@ class Binomial(Family):
         m = np.ones_like(y) if weights is None else weights
         k = m * y
         # log C(m, k); zero for 0/1 responses whatever the weight.
-        log_choose = special.gammaln(m + 1.0) - special.gammaln(k + 1.0) - special.gammaln(m - k + 1.0)
+        log_choose = (
+            special.gammaln(m + 1.0) - special.gammaln(k + 1.0) - special.gammaln(m - k + 1.0)
+        )
         ym = 1.0 - y
         return float(np.sum(log_choose + m * (special.xlogy(y, y) + special.xlogy(ym, ym))))
 
@@ -170,8 +178,9 @@ class Poisson(Family):
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
-        log_mu = eta if eta is not None and isinstance(self.link, LogLink) else np.log(mu)
-        return 2.0 * (special.xlogy(y, y) - y * log_mu - y + mu)
+        mu = self.clip_mu(mu)
+        # Ratio form: exactly 0 at y == mu; clip the rounding noise below 0.
+        return np.maximum(2.0 * (special.xlogy(y, y / mu) - (y - mu)), 0.0)
 
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None
@@ -240,7 +249,7 @@ _FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (Binomial, Poisso
 
 
 def get_family(name: str | Family, link: str | Link | None = None) -> Family:
-    """Resolve ``family`` and ``link`` arguments into a Family (with its canonical link by default)."""
+    """Resolve ``family`` and ``link`` into a Family (its canonical link by default)."""
     if isinstance(name, Family):
         return name if link is None else type(name)(link=get_link(link))
     try:
@@ -249,4 +258,4 @@ def get_family(name: str | Family, link: str | Link | None = None) -> Family:
         raise InvalidParameterError(
             f"family={name!r} is not a known family; use one of {sorted(_FAMILIES)}."
         ) from None
-    return cls() if link is None else cls(link=get_link(link))
+    return cls() if link is None else cls(link=get_link(link))  # type: ignore[call-arg]

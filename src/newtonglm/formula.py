@@ -130,7 +130,7 @@ def build(
         lhs_vars, rhs_vars = parsed.lhs.required_variables, parsed.rhs.required_variables
     except (FormulaicError, SyntaxError, ValueError, AttributeError) as exc:
         raise FormulaError(f"cannot parse formula={formula!r}: {exc}") from None
-    used = sorted((set(lhs_vars) | set(rhs_vars)))
+    used = sorted(set(lhs_vars) | set(rhs_vars))
     absent = [v for v in used if v not in data.columns]
     # Names such as `np` or `log` are functions of the evaluation context, not columns.
     absent = [v for v in absent if not _is_context_name(v)]
@@ -225,9 +225,7 @@ def transform(spec: ModelSpec, data: Any) -> FloatArray:
     required = sorted(v for v in spec.required_variables if not _is_context_name(v))
     absent = [v for v in required if v not in data.columns]
     if absent:
-        raise FormulaError(
-            f"new data lacks column(s) {absent} that the fitted formula needs."
-        )
+        raise FormulaError(f"new data lacks column(s) {absent} that the fitted formula needs.")
     bad, counts = _missing_mask(data[required])
     if bad.any():
         detail = ", ".join(f"{k!r} ({v} rows)" for k, v in counts.items())

@@ -68,9 +68,7 @@ class Summary:
         )
         notes = "".join(f"<p><b>Note:</b> {html.escape(n)}</p>" for n in self.notes)
         table = self.table.to_html(float_format=lambda x: f"{x:.6g}")
-        return (
-            f"<div><h4>{html.escape(self.title)}</h4><table>{rows}</table>{table}{notes}</div>"
-        )
+        return f"<div><h4>{html.escape(self.title)}</h4><table>{rows}</table>{table}{notes}</div>"
 
 
 def _fmt(value: object) -> str:
