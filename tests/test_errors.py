@@ -285,3 +285,13 @@ def test_proportion_response_rejected_by_classifier_but_fits_grouped():
         LogisticRegression(formula="p ~ x").fit(df)
     model = GLM(family="binomial", formula="p ~ x").fit(df, sample_weight="n")
     assert model.converged_
+
+
+def test_near_collinear_column_kept_by_r_rule_after_exact_qr(frame):
+    # Residual of x2 on (1, x) is ~1e-6 of its norm: above R's 1e-7, so R keeps it. The cheap
+    # Gram check cannot tell (squared: 1e-12), so the exact QR pass decides.
+    rng = np.random.default_rng(0)
+    frame["x2"] = frame["x"] + 1e-6 * rng.normal(size=len(frame))
+    model = PoissonRegression(formula="y ~ x + x2").fit(frame)
+    assert np.isfinite(model.coef_).all()
+    assert model.n_passes_ == model.n_iter_ + 3  # the QR pass is counted

@@ -210,5 +210,5 @@ def test_poisson_score_is_deviance_explained():
 def test_passes_over_x_are_counted():
     df = simulate("binomial", seed=23)
     model = LogisticRegression().fit(df[["x", "z"]], df["y"])
-    # one WLS start + one evaluation per accepted step + the starting point, no extra passes
+    # WLS start (its Gram also settles the rank check) + start point + one per accepted step
     assert model.n_passes_ == model.n_iter_ + 2

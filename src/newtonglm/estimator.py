@@ -32,7 +32,7 @@ from .exceptions import (
     RankDeficientWarning,
 )
 from .families import Binomial, Family, get_family
-from .objective import GLMObjective
+from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
 from .solvers import SOLVERS, IterationRecord, StopRule, get_solver
 from .summary import Summary
@@ -166,12 +166,18 @@ class _BaseGLM(BaseEstimator):
         design = self._design(X, y, sample_weight, offset)
         family.check_y(design.y, design.response_name)
         self._check_design(design)
-        kept = self._check_rank(design)
-        fit_design = design if len(kept) == design.X.shape[1] else _subset(design, kept)
-
-        objective = GLMObjective(family, fit_design)
+        objective = GLMObjective(family, design)
+        gram, rhs = objective.initial_wls()
+        kept = self._check_rank(design, gram)
+        passes = 0
+        fit_design = design
+        if len(kept) < design.X.shape[1]:
+            passes = objective.n_passes
+            fit_design = _subset(design, kept)
+            objective = GLMObjective(family, fit_design)
+        # R's first iteration; for a subset of columns its normal equations are the sub-blocks.
+        coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
         stop = StopRule(tol=float(self.tol), max_iter=int(self.max_iter))
-        coef0 = objective.initial_coef()
         result = get_solver(self.solver).solve(objective, coef0, stop, self._callback())
         converged = result.converged
         notes: list[str] = []
@@ -217,7 +223,7 @@ class _BaseGLM(BaseEstimator):
         self.converged_ = converged
         self.stop_reason_ = result.reason
         self.history_ = history_frame(result.history)
-        self.n_passes_ = objective.n_passes
+        self.n_passes_ = passes + objective.n_passes + self._rank_passes
         self.n_dropped_ = design.n_dropped
         self._notes = tuple(notes)
         self._set_coefficients(inf.coef, design.intercept_index)
@@ -237,11 +243,16 @@ class _BaseGLM(BaseEstimator):
         self.cov_params_ = pd.DataFrame(inf.cov, index=design.names, columns=design.names)
         return self
 
-    def _check_rank(self, design: Design) -> list[int]:
+    def _check_rank(self, design: Design, gram: FloatArray) -> list[int]:
+        d = design.X.shape[1]
+        self._rank_passes = 0
+        if rank.clearly_full_rank(gram):
+            return list(range(d))
+        # Near or exact collinearity: decide on a QR of X itself (one more pass), as R does.
+        self._rank_passes = 1
         positive = design.weights > 0
         X = design.X if positive.all() else design.X[positive]
         aliased = rank.aliased_columns(kernel.r_factor(X))
-        d = design.X.shape[1]
         if not aliased:
             return list(range(d))
         names = [design.names[j] for j in aliased]

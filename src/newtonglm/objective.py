@@ -17,7 +17,7 @@ from ._typing import FloatArray
 from .design import Design
 from .families import Family
 
-__all__ = ["Evaluation", "GLMObjective"]
+__all__ = ["Evaluation", "GLMObjective", "solve_normal_equations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +95,12 @@ class GLMObjective:
         """Deviance alone (one pass, no derivatives)."""
         return self.evaluate(coef, grad=False, hess=False).deviance
 
-    def initial_coef(self) -> FloatArray:
-        """R's start: one weighted least-squares fit of the working response at ``mustart``.
+    def initial_wls(self) -> tuple[FloatArray, FloatArray]:
+        """R's start: the normal equations of one weighted least-squares fit at ``mustart``.
 
-        ``mu0 = family.starting_mu(y)``, ``eta0 = g(mu0)``; regress the working response
-        ``eta0 - offset + (y - mu0) g'(mu0)`` on X with working weights
-        ``w / (g'(mu0)² V(mu0))``. This is the first iteration of R's ``glm.fit``.
+        ``mu0 = family.starting_mu(y)``, ``eta0 = g(mu0)``; the working response is
+        ``eta0 - offset + (y - mu0) g'(mu0)`` and the working weights ``w / (g'(mu0)² V(mu0))``
+        — the first iteration of R's ``glm.fit``. Returns ``(Xᵀ W X, Xᵀ W z)`` from one pass.
         """
         d, fam = self.design, self.family
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -112,8 +112,16 @@ class GLMObjective:
                 z = z - d.offset
             work_w = d.weights / (gprime * gprime * fam.variance(mu0))
         self.n_passes += 1
-        gram, rhs = kernel.wls_sums(d.X, work_w, z)
-        try:
-            return np.asarray(linalg.cho_solve(linalg.cho_factor(gram), rhs), dtype=np.float64)
-        except linalg.LinAlgError:
-            return np.asarray(linalg.lstsq(gram, rhs)[0], dtype=np.float64)
+        return kernel.wls_sums(d.X, work_w, z)
+
+    def initial_coef(self) -> FloatArray:
+        """Coefficients of R's first iteration: the solution of :meth:`initial_wls`."""
+        return solve_normal_equations(*self.initial_wls())
+
+
+def solve_normal_equations(gram: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Solve gram β = rhs by Cholesky (least squares if gram is numerically singular)."""
+    try:
+        return np.asarray(linalg.cho_solve(linalg.cho_factor(gram), rhs), dtype=np.float64)
+    except linalg.LinAlgError:
+        return np.asarray(linalg.lstsq(gram, rhs)[0], dtype=np.float64)

@@ -12,10 +12,34 @@ import numpy as np
 
 from ._typing import FloatArray
 
-__all__ = ["RANK_TOL", "aliased_columns"]
+__all__ = ["RANK_TOL", "aliased_columns", "clearly_full_rank"]
 
 #: Relative residual norm below which a column counts as aliased (R's default for glm).
 RANK_TOL = 1e-7
+
+
+#: Squared relative residual above which a Gram-based check is conclusive (rounding in a Gram
+#: matrix is ~d·eps ≈ 1e-14, far below; R's rule corresponds to 1e-14, far above 1e-10 too).
+GRAM_SAFE = 1e-10
+
+
+def clearly_full_rank(gram: FloatArray) -> bool:
+    """Whether a weighted Gram matrix Xᵀ W X is full rank beyond any doubt.
+
+    The Cholesky factor of the unit-diagonal scaled Gram has L_jj² = the squared relative
+    residual of column j after projecting out the earlier columns. When every L_jj² exceeds
+    ``GRAM_SAFE`` the design is full rank and the exact QR check can be skipped (saving a pass
+    over X); otherwise the caller runs :func:`aliased_columns` on a QR of X itself.
+    """
+    diag = np.diag(gram)
+    if not (diag > 0).all() or not np.isfinite(gram).all():
+        return False
+    scale = 1.0 / np.sqrt(diag)
+    try:
+        chol = np.linalg.cholesky(gram * scale[:, None] * scale[None, :])
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.min(np.diag(chol)) ** 2 > GRAM_SAFE)
 
 
 def aliased_columns(r: FloatArray, tol: float = RANK_TOL) -> list[int]:
