@@ -239,7 +239,8 @@ def test_non_convergence_warns_and_flags():
     [
         ({"solver": "magic"}, r"solver='magic' is not a known solver"),
         ({"tol": -1.0}, r"tol must be a positive number"),
-        ({"max_iter": 0}, r"max_iter must be a positive integer"),
+        ({"max_iter": 0}, r"max_iter must be a positive integer or None"),
+        ({"learning_rate": 0.0}, r"learning_rate must be a positive number"),
         ({"missing": "ignore"}, r"missing='ignore' is not accepted"),
         ({"on_rank_deficient": "keep"}, r"on_rank_deficient='keep' is not accepted"),
         ({"family": "gamma"}, r"family='gamma' is not a known family"),

@@ -56,9 +56,15 @@ class _BaseGLM(BaseEstimator):
             )
         if not (isinstance(self.tol, (int, float)) and self.tol > 0):
             raise InvalidParameterError(f"tol must be a positive number; got {self.tol!r}.")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+        if self.max_iter is not None and not (
+            isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1
+        ):
             raise InvalidParameterError(
-                f"max_iter must be a positive integer; got {self.max_iter!r}."
+                f"max_iter must be a positive integer or None; got {self.max_iter!r}."
+            )
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise InvalidParameterError(
+                f"learning_rate must be a positive number; got {self.learning_rate!r}."
             )
         for name, allowed in (
             ("missing", ("raise", "drop")),
@@ -177,8 +183,10 @@ class _BaseGLM(BaseEstimator):
             objective = GLMObjective(family, fit_design)
         # R's first iteration; for a subset of columns its normal equations are the sub-blocks.
         coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
-        stop = StopRule(tol=float(self.tol), max_iter=int(self.max_iter))
-        result = get_solver(self.solver).solve(objective, coef0, stop, self._callback())
+        solver = get_solver(self.solver, learning_rate=float(self.learning_rate))
+        max_iter = solver.default_max_iter if self.max_iter is None else int(self.max_iter)
+        stop = StopRule(tol=float(self.tol), max_iter=max_iter)
+        result = solver.solve(objective, coef0, stop, self._callback())
         converged = result.converged
         notes: list[str] = []
         self.separation_ = None
@@ -210,7 +218,8 @@ class _BaseGLM(BaseEstimator):
                 stacklevel=2,
             )
             notes.append(f"did not converge ({result.reason.value}).")
-        null_dev = inference.null_deviance(family, design, stop)
+        # The null model is always fitted by Newton to the same tol, whatever solver and max_iter.
+        null_dev = inference.null_deviance(family, design, StopRule(tol=float(self.tol)))
         inf = inference.compute(family, design, result.final, kept, null_dev)
         if len(kept) < design.X.shape[1]:
             dropped = [design.names[j] for j in range(design.X.shape[1]) if j not in set(kept)]
@@ -421,8 +430,12 @@ class GLM(RegressorMixin, _BaseGLM):
         Whether to add an intercept (with a formula, False removes the formula's intercept).
     tol : float, default=1e-8
         Convergence tolerance on the relative deviance change |D_k - D_{k-1}| / (|D_k| + 0.1).
-    max_iter : int, default=100
-        Maximum number of iterations.
+    max_iter : int or None, default=None
+        Maximum number of iterations; None means the solver's own default (100 for Newton,
+        thousands for the gradient-descent solvers).
+    learning_rate : float, default=0.1
+        Fixed step η of ``solver="gd"`` on the mean negative log-likelihood (ignored by the
+        other solvers).
     missing : {"raise", "drop"}, default="raise"
         Rows with NaN or inf: raise an error naming the columns, or drop them (``n_dropped_``).
     on_rank_deficient : {"raise", "drop"}, default="raise"
@@ -457,7 +470,8 @@ class GLM(RegressorMixin, _BaseGLM):
         solver: str = "newton",
         fit_intercept: bool = True,
         tol: float = 1e-8,
-        max_iter: int = 100,
+        max_iter: int | None = None,
+        learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
         verbose: int = 0,
@@ -469,6 +483,7 @@ class GLM(RegressorMixin, _BaseGLM):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
         self.verbose = verbose
@@ -498,7 +513,8 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         solver: str = "newton",
         fit_intercept: bool = True,
         tol: float = 1e-8,
-        max_iter: int = 100,
+        max_iter: int | None = None,
+        learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
         verbose: int = 0,
@@ -509,6 +525,7 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
         self.verbose = verbose
@@ -588,7 +605,8 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         solver: str = "newton",
         fit_intercept: bool = True,
         tol: float = 1e-8,
-        max_iter: int = 100,
+        max_iter: int | None = None,
+        learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
         verbose: int = 0,
@@ -598,6 +616,7 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
         self.verbose = verbose

@@ -17,7 +17,15 @@ from scipy.linalg import blas, lapack
 from ._typing import FloatArray
 from .families import Family
 
-__all__ = ["PassSums", "block_slices", "linear_predictor", "pass_sums", "r_factor", "wls_sums"]
+__all__ = [
+    "PassSums",
+    "block_slices",
+    "hessp_pass",
+    "linear_predictor",
+    "pass_sums",
+    "r_factor",
+    "wls_sums",
+]
 
 #: Target size of one block of X in bytes; large enough for BLAS to run at full speed,
 #: small enough that the temporaries of a block stay a small fraction of X.
@@ -40,6 +48,9 @@ class PassSums:
     #: Rows (with positive weight) whose mean reached the edge of its range, e.g. a fitted
     #: probability numerically 0 or 1.
     n_boundary: int
+    #: Working weights W = w mu'² / V per row, when asked for (for Hessian-vector products
+    #: at the same coefficients without recomputing eta).
+    work_weights: FloatArray | None = None
 
 
 def block_rows(n_features: int) -> int:
@@ -97,6 +108,7 @@ def pass_sums(
     *,
     score: bool = True,
     fisher: bool = True,
+    keep_weights: bool = False,
 ) -> PassSums:
     """One blocked pass over X at ``coef``: deviance, Pearson χ², and optionally score and Fisher.
 
@@ -114,6 +126,8 @@ def pass_sums(
         Family with its link.
     score, fisher : bool, default=True
         Whether to form the score vector and the Fisher information.
+    keep_weights : bool, default=False
+        Whether to return the working weights (n floats) for :func:`hessp_pass`.
 
     Returns
     -------
@@ -123,6 +137,7 @@ def pass_sums(
     link = family.link
     canonical = family.is_canonical
     acc = _GramAccumulator(d, n) if (score or fisher) else None
+    kept_w = np.empty(n) if keep_weights else None
     deviance = 0.0
     pearson = 0.0
     n_boundary = 0
@@ -140,7 +155,7 @@ def pass_sums(
             resid = yb - mu
             deviance += float(wb @ family.unit_deviance(yb, mu, eta))
             pearson += float(wb @ (resid * resid / var))
-            if acc is None:
+            if acc is None and kept_w is None:
                 continue
             dmu = link.inverse_derivative(eta)
             if canonical:
@@ -150,6 +165,10 @@ def pass_sums(
             else:
                 score_w = wb * dmu / var
                 work_w = score_w * dmu
+            if kept_w is not None:
+                kept_w[rows] = work_w
+            if acc is None:
+                continue
             if score:
                 acc.add_vec(xb, score_w * resid)
             if fisher:
@@ -160,7 +179,23 @@ def pass_sums(
         score=acc.vec if (acc is not None and score) else None,
         fisher=acc.symmetric_gram() if (acc is not None and fisher) else None,
         n_boundary=n_boundary,
+        work_weights=kept_w,
     )
+
+
+def hessp_pass(X: FloatArray, work_w: FloatArray, v: FloatArray) -> FloatArray:
+    """Fisher-information-vector product Xᵀ W X v in one blocked pass, no d×d matrix.
+
+    ``v`` may be a vector (d,) or a matrix (d, k) of k directions at once.
+    """
+    n, d = X.shape
+    out = np.zeros(v.shape)
+    for rows in block_slices(n, d):
+        xb = X[rows]
+        xv = xb @ v
+        wxv = xv * (work_w[rows] if xv.ndim == 1 else work_w[rows, None])
+        out += xb.T @ wxv
+    return out
 
 
 def wls_sums(X: FloatArray, work_w: FloatArray, z: FloatArray) -> tuple[FloatArray, FloatArray]:

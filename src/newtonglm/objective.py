@@ -36,6 +36,9 @@ class Evaluation:
     hess: FloatArray | None
     #: Rows whose fitted mean sits at the edge of its range.
     n_boundary: int
+    #: Working weights per row (only when evaluated with ``weights=True``), for
+    #: :meth:`GLMObjective.hessp` at these coefficients.
+    work_weights: FloatArray | None = None
 
     @property
     def value(self) -> float:
@@ -75,12 +78,32 @@ class GLMObjective:
         """Number of coefficients."""
         return int(self.design.X.shape[1])
 
-    def evaluate(self, coef: FloatArray, *, grad: bool = True, hess: bool = True) -> Evaluation:
-        """Deviance, gradient and Fisher information at ``coef`` in one pass over X."""
+    @property
+    def total_weight(self) -> float:
+        """Σ w, to turn D / 2 into the mean negative log-likelihood (first-order solvers)."""
+        return float(self.design.weights.sum())
+
+    def evaluate(
+        self, coef: FloatArray, *, grad: bool = True, hess: bool = True, weights: bool = False
+    ) -> Evaluation:
+        """Deviance, gradient and Fisher information at ``coef`` in one pass over X.
+
+        With ``weights=True`` the working weights are kept (n floats) so that
+        :meth:`hessp` can multiply by the Fisher information at ``coef`` without another
+        evaluation of the linear predictor.
+        """
         d = self.design
         self.n_passes += 1
         sums = kernel.pass_sums(
-            d.X, d.y, d.weights, d.offset, coef, self.family, score=grad, fisher=hess
+            d.X,
+            d.y,
+            d.weights,
+            d.offset,
+            coef,
+            self.family,
+            score=grad,
+            fisher=hess,
+            keep_weights=weights,
         )
         return Evaluation(
             coef=np.array(coef, dtype=np.float64),
@@ -89,7 +112,18 @@ class GLMObjective:
             grad=None if sums.score is None else -sums.score,
             hess=sums.fisher,
             n_boundary=sums.n_boundary,
+            work_weights=sums.work_weights,
         )
+
+    def hessp(self, at: Evaluation, v: FloatArray) -> FloatArray:
+        """Fisher information at ``at.coef`` times ``v`` (one pass, O(n d), no d×d matrix).
+
+        ``at`` must come from :meth:`evaluate` with ``weights=True``.
+        """
+        if at.work_weights is None:
+            raise ValueError("hessp needs an Evaluation made with weights=True")
+        self.n_passes += 1
+        return kernel.hessp_pass(self.design.X, at.work_weights, np.asarray(v, dtype=np.float64))
 
     def deviance(self, coef: FloatArray) -> float:
         """Deviance alone (one pass, no derivatives)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from ..exceptions import InvalidParameterError
 from .base import IterationRecord, Solver, SolverResult, StopReason, StopRule
 from .newton import NewtonSolver
@@ -21,13 +23,18 @@ __all__ = [
 SOLVERS: dict[str, type] = {NewtonSolver.name: NewtonSolver}
 
 
-def get_solver(name: str) -> Solver:
-    """Return a fresh solver called ``name``."""
+def get_solver(name: str, **options: object) -> Solver:
+    """Return a fresh solver called ``name``.
+
+    ``options`` (e.g. ``learning_rate``) are passed to the solvers whose constructor takes
+    them and ignored by the others, so an estimator can pass all of its solver options.
+    """
     try:
         cls = SOLVERS[name]
     except (KeyError, TypeError):
         raise InvalidParameterError(
             f"solver={name!r} is not a known solver; use one of {sorted(SOLVERS)}."
         ) from None
-    solver: Solver = cls()
+    accepted = inspect.signature(cls).parameters
+    solver: Solver = cls(**{k: v for k, v in options.items() if k in accepted})
     return solver

@@ -41,26 +41,53 @@ class StopReason(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class StopRule:
-    """When to stop.
+    """When to stop — one rule for every solver, so iteration counts are comparable.
 
-    Converged when R's rule holds, ``|D_k - D_{k-1}| / (|D_k| + 0.1) < tol``, and — for solvers
-    that have a Newton direction Δ — the Newton decrement ``λ² = -gᵀΔ`` (the deviance decrease
-    the next full step would bring) is below ``tol² (|D_k| + 0.1)``. The second condition costs
-    nothing for Newton's method on a canonical link (after R's rule holds, λ² is already far
-    smaller), but stops linearly convergent Fisher scoring (probit, cloglog) from ending about
-    1e-3 standard errors short of the optimum, where R's rule alone would stop it.
+    Converged when both hold:
+
+    1. R's rule on the deviance, ``|D_k - D_{k-1}| / (|D_k| + 0.1) < tol``;
+    2. the gradient is small. Solvers with a Newton direction Δ measure that scale-free, by the
+       Newton decrement ``λ² = -gᵀΔ`` (the deviance decrease the next full Newton step would
+       bring): ``λ² < tol² (|D_k| + 0.1)``. First-order solvers, which have no Δ, use the
+       gradient's max-norm relative to its value at the start: ``|g_k|∞ < gtol |g_0|∞``.
+
+    Condition 2 costs Newton's method on a canonical link nothing (once R's rule holds, λ² is
+    already far smaller), but it keeps linearly convergent methods — Fisher scoring for probit
+    and cloglog, gradient descent — from stopping far short of the optimum, where the deviance
+    barely changes per step although the coefficients are still 1e-3 standard errors away.
     """
 
-    #: Tolerance on the relative deviance change.
+    #: Tolerance on the relative deviance change (and, squared, on the Newton decrement).
     tol: float = 1e-8
     #: Largest number of iterations (steps) allowed.
     max_iter: int = 100
+    #: Bound on |g_k|∞ / |g_0|∞ for first-order solvers.
+    gtol: float = 1e-6
 
-    def converged(self, dev_old: float, dev_new: float, decrement: float | None = None) -> bool:
-        """Whether a step from ``dev_old`` to ``dev_new`` (and the next decrement) meet the rule."""
+    def converged(
+        self,
+        dev_old: float,
+        dev_new: float,
+        *,
+        decrement: float | None = None,
+        grad_ratio: float | None = None,
+    ) -> bool:
+        """Whether the rule holds after a step from deviance ``dev_old`` to ``dev_new``.
+
+        Parameters
+        ----------
+        dev_old, dev_new : float
+            Deviance before and after the step.
+        decrement : float, optional
+            Newton decrement -gᵀΔ at the new point (Newton-type solvers).
+        grad_ratio : float, optional
+            |g_k|∞ / |g_0|∞ at the new point (first-order solvers).
+        """
         if not relative_change(dev_old, dev_new) < self.tol:
             return False
-        return decrement is None or decrement / (abs(dev_new) + 0.1) < self.tol**2
+        if decrement is not None and not decrement / (abs(dev_new) + 0.1) < self.tol**2:
+            return False
+        return grad_ratio is None or grad_ratio < self.gtol
 
 
 def relative_change(dev_old: float, dev_new: float) -> float:
@@ -112,7 +139,10 @@ IterationCallback = Callable[[IterationRecord], None]
 class Solver(Protocol):
     """A minimiser of a GLM objective."""
 
+    #: The ``solver=`` name.
     name: str
+    #: max_iter used when the estimator's ``max_iter`` is None.
+    default_max_iter: int
 
     def solve(
         self,

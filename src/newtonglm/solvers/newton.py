@@ -42,6 +42,7 @@ class NewtonSolver:
     """IRLS / Newton solver; the default ``solver="newton"``."""
 
     name = "newton"
+    default_max_iter = 100
 
     def solve(
         self,
@@ -93,7 +94,7 @@ class NewtonSolver:
             assert current.grad is not None and current.hess is not None
             direction = newton_direction(current.hess, current.grad)
             decrement = float(-current.grad @ direction)
-            if stop.converged(previous.deviance, current.deviance, decrement):
+            if stop.converged(previous.deviance, current.deviance, decrement=decrement):
                 reason = StopReason.DEVIANCE_TOL
                 break
         return SolverResult(
