@@ -117,10 +117,12 @@ class Binomial(Family):
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
+        exact = y == mu  # 0 by definition, also at the clip bounds (R: dev.resids(0, 0) = 0)
         mu = self.clip_mu(mu)
         ym = 1.0 - y
         # Ratio form: exactly 0 at y == mu and free of the cancellation in y log y - y log mu.
         d = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(ym, ym / (1.0 - mu)))
+        d = np.where(exact, 0.0, d)
         if eta is not None and isinstance(self.link, LogitLink):
             # Where mu rounds to the clip bounds, the log-sum-exp form in eta stays exact:
             # log mu = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta).
@@ -178,9 +180,11 @@ class Poisson(Family):
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
+        exact = y == mu  # 0 by definition, also at mu = 0 (R: dev.resids(0, 0) = 0)
         mu = self.clip_mu(mu)
         # Ratio form: exactly 0 at y == mu; clip the rounding noise below 0.
-        return np.maximum(2.0 * (special.xlogy(y, y / mu) - (y - mu)), 0.0)
+        d = np.maximum(2.0 * (special.xlogy(y, y / mu) - (y - mu)), 0.0)
+        return np.where(exact, 0.0, d)
 
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None

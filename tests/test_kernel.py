@@ -1,0 +1,308 @@
+"""Block kernel and objective: derivatives, block-size invariance, weights, and the R factor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from newtonglm import kernel, rank
+from newtonglm.design import Design, finalize
+from newtonglm.families import Binomial, Family, Poisson
+from newtonglm.links import CLogLogLink, LogitLink, LogLink, ProbitLink
+from newtonglm.objective import GLMObjective
+
+# Tolerances, stated once; vectors and matrices are compared in norm (‖a - b‖ ≤ rtol ‖b‖).
+#: Gradient against central differences of D / 2.
+RTOL_GRAD = 1e-6
+#: Hessian (Fisher information) against central differences of the gradient.
+RTOL_HESS = 1e-6
+#: Sums that differ only in the order of floating-point additions (block size, duplicated
+#: rows, permuted rows).
+RTOL_SUMS = 1e-12
+#: RᵀR against XᵀX.
+RTOL_QR = 1e-12
+#: Finite-difference step (coefficients are O(1)).
+FD_STEP = 1e-5
+
+SEED = 12345
+
+FAMILY_CASES: dict[str, Family] = {
+    "binomial-logit": Binomial(link=LogitLink()),
+    "binomial-probit": Binomial(link=ProbitLink()),
+    "binomial-cloglog": Binomial(link=CLogLogLink()),
+    "poisson-log": Poisson(link=LogLink()),
+}
+CANONICAL_CASES = ["binomial-logit", "poisson-log"]
+COEF_TRUE = np.array([-0.3, 0.8, -0.5, 0.4])
+
+
+def _assert_close(actual: np.ndarray, desired: np.ndarray, rtol: float) -> None:
+    """‖actual - desired‖ ≤ rtol ‖desired‖ (Frobenius norm for matrices)."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert actual.shape == desired.shape
+    err = float(np.linalg.norm(actual - desired))
+    ref = float(np.linalg.norm(desired))
+    assert err <= rtol * ref, f"relative error {err / ref:.3e} > {rtol:.1e}"
+
+
+def _simulate(family: Family, n: int, seed: int = SEED) -> tuple[np.ndarray, ...]:
+    """Seeded X (intercept first), y, sample weights and offset for ``family``."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [
+            np.ones(n),
+            rng.normal(size=n),
+            rng.uniform(-1.0, 1.0, size=n),
+            rng.binomial(1, 0.4, size=n).astype(float),
+        ]
+    )
+    offset = rng.normal(scale=0.2, size=n)
+    weights = rng.uniform(0.5, 3.0, size=n)
+    mu = family.link.inverse(X @ COEF_TRUE + offset)
+    if family.name == "binomial":
+        y = rng.binomial(1, mu).astype(float)
+    else:
+        y = rng.poisson(mu).astype(float)
+    return X, y, weights, offset
+
+
+def _design(X: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: np.ndarray) -> Design:
+    names = [f"x{j}" for j in range(X.shape[1])]
+    names[0] = "Intercept"
+    return finalize(X, y, names, sample_weight=weights, offset=offset, intercept_index=0)
+
+
+def _objective(case: str, n: int = 500, seed: int = SEED) -> GLMObjective:
+    family = FAMILY_CASES[case]
+    return GLMObjective(family, _design(*_simulate(family, n, seed)))
+
+
+def _coef_off_optimum(seed: int = SEED) -> np.ndarray:
+    """Coefficients near the truth but not at the MLE, so the gradient is far from zero."""
+    return COEF_TRUE + np.random.default_rng(seed + 1).normal(scale=0.3, size=COEF_TRUE.size)
+
+
+def _central_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Central-difference Jacobian of f at x; column j is ∂f/∂x_j."""
+    cols = []
+    for j in range(x.size):
+        step = np.zeros_like(x)
+        step[j] = FD_STEP
+        cols.append((np.asarray(f(x + step)) - np.asarray(f(x - step))) / (2.0 * FD_STEP))
+    return np.column_stack(cols)
+
+
+def _sums(objective: GLMObjective, coef: np.ndarray) -> kernel.PassSums:
+    d = objective.design
+    return kernel.pass_sums(d.X, d.y, d.weights, d.offset, coef, objective.family)
+
+
+def _assert_sums_equal(a: kernel.PassSums, b: kernel.PassSums, factor: float = 1.0) -> None:
+    """a equals factor × b, up to the order of additions."""
+    assert a.deviance == pytest.approx(factor * b.deviance, rel=RTOL_SUMS)
+    assert a.pearson_chi2 == pytest.approx(factor * b.pearson_chi2, rel=RTOL_SUMS)
+    _assert_close(a.score, factor * b.score, RTOL_SUMS)
+    _assert_close(a.fisher, factor * b.fisher, RTOL_SUMS)
+
+
+# -- derivatives --------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_objective_grad_matches_finite_difference(case: str) -> None:
+    objective = _objective(case)
+    coef = _coef_off_optimum()
+    grad = objective.evaluate(coef).grad
+    fd = _central_jacobian(lambda c: np.array([0.5 * objective.deviance(c)]), coef)[0]
+    assert np.linalg.norm(grad) > 1.0  # far from the optimum, so the comparison means something
+    _assert_close(grad, fd, RTOL_GRAD)
+
+
+@pytest.mark.parametrize("case", CANONICAL_CASES)
+def test_objective_hess_matches_finite_difference_canonical(case: str) -> None:
+    objective = _objective(case)
+    coef = _coef_off_optimum()
+    hess = objective.evaluate(coef).hess
+    fd = _central_jacobian(lambda c: objective.evaluate(c, hess=False).grad, coef)
+    _assert_close(hess, fd, RTOL_HESS)
+    np.testing.assert_array_equal(hess, hess.T)
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_objective_hess_matches_finite_difference_at_y_equals_mu(case: str) -> None:
+    # With y = mu(coef) the observed information equals the expected one for every link, so the
+    # Fisher information is the exact Hessian there, canonical link or not.
+    family = FAMILY_CASES[case]
+    X, _, weights, offset = _simulate(family, 500)
+    coef = _coef_off_optimum()
+    y = family.link.inverse(X @ coef + offset)
+    objective = GLMObjective(family, _design(X, y, weights, offset))
+    hess = objective.evaluate(coef).hess
+    fd = _central_jacobian(lambda c: objective.evaluate(c, hess=False).grad, coef)
+    _assert_close(hess, fd, RTOL_HESS)
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_objective_evaluate_matches_kernel_pass(case: str) -> None:
+    objective = _objective(case)
+    coef = _coef_off_optimum()
+    ev = objective.evaluate(coef)
+    sums = _sums(objective, coef)
+    assert ev.deviance == sums.deviance
+    assert ev.value == 0.5 * sums.deviance
+    np.testing.assert_array_equal(ev.grad, -sums.score)
+    np.testing.assert_array_equal(ev.hess, sums.fisher)
+    assert ev.finite
+
+
+# -- blocks -------------------------------------------------------------------------------------
+def test_block_slices_cover_rows_in_order() -> None:
+    n, d = 5000, 3
+    rows = np.concatenate([np.arange(n)[s] for s in kernel.block_slices(n, d)])
+    np.testing.assert_array_equal(rows, np.arange(n))
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_pass_sums_same_with_three_row_blocks(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    objective = _objective(case, n=301)
+    coef = _coef_off_optimum()
+    whole = _sums(objective, coef)
+    assert len(list(kernel.block_slices(301, 4))) == 1
+    monkeypatch.setattr(kernel, "block_rows", lambda n_features: 3)
+    assert len(list(kernel.block_slices(301, 4))) == 101  # the last block has 1 row
+    blocked = _sums(objective, coef)
+    _assert_sums_equal(blocked, whole)
+    assert blocked.n_boundary == whole.n_boundary
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_pass_sums_same_with_small_block_bytes(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 3500
+    objective = _objective(case, n=n)
+    coef = _coef_off_optimum()
+    whole = _sums(objective, coef)
+    assert len(list(kernel.block_slices(n, 4))) == 1
+    monkeypatch.setattr(kernel, "BLOCK_BYTES", 8)
+    assert [s.stop - s.start for s in kernel.block_slices(n, 4)] == [1024, 1024, 1024, 428]
+    blocked = _sums(objective, coef)
+    _assert_sums_equal(blocked, whole)
+    assert blocked.n_boundary == whole.n_boundary
+
+
+def test_wls_sums_same_with_three_row_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(SEED)
+    X = np.asfortranarray(rng.normal(size=(200, 5)))
+    w = rng.uniform(0.1, 2.0, size=200)
+    z = rng.normal(size=200)
+    gram, rhs = kernel.wls_sums(X, w, z)
+    _assert_close(gram, X.T @ (w[:, None] * X), RTOL_SUMS)
+    _assert_close(rhs, X.T @ (w * z), RTOL_SUMS)
+    monkeypatch.setattr(kernel, "block_rows", lambda n_features: 3)
+    gram_b, rhs_b = kernel.wls_sums(X, w, z)
+    _assert_close(gram_b, gram, RTOL_SUMS)
+    _assert_close(rhs_b, rhs, RTOL_SUMS)
+
+
+# -- weights and row order ----------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_pass_sums_duplicated_rows_equal_weight_two(case: str) -> None:
+    family = FAMILY_CASES[case]
+    X, y, w, offset = _simulate(family, 400)
+    coef = _coef_off_optimum()
+    once = GLMObjective(family, _design(X, y, w, offset))
+    twice = GLMObjective(
+        family,
+        _design(np.vstack([X, X]), np.tile(y, 2), np.tile(w, 2), np.tile(offset, 2)),
+    )
+    doubled = GLMObjective(family, _design(X, y, 2.0 * w, offset))
+    s_once, s_twice, s_doubled = (_sums(o, coef) for o in (once, twice, doubled))
+    _assert_sums_equal(s_twice, s_doubled)
+    assert s_twice.n_boundary == s_doubled.n_boundary
+    _assert_sums_equal(s_twice, s_once, factor=2.0)
+    assert s_twice.n_boundary == 2 * s_once.n_boundary
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_pass_sums_invariant_to_row_permutation(case: str) -> None:
+    family = FAMILY_CASES[case]
+    X, y, w, offset = _simulate(family, 400)
+    perm = np.random.default_rng(SEED + 2).permutation(X.shape[0])
+    coef = _coef_off_optimum()
+    original = _sums(GLMObjective(family, _design(X, y, w, offset)), coef)
+    permuted = _sums(GLMObjective(family, _design(X[perm], y[perm], w[perm], offset[perm])), coef)
+    _assert_sums_equal(permuted, original)
+    assert permuted.n_boundary == original.n_boundary
+
+
+def test_pass_sums_zero_weight_rows_do_not_count() -> None:
+    family = FAMILY_CASES["binomial-probit"]
+    X, y, w, offset = _simulate(family, 300)
+    coef = _coef_off_optimum()
+    full = _sums(GLMObjective(family, _design(X, y, w, offset)), coef)
+    # Append rows with weight 0 and a response that would otherwise dominate every sum.
+    extra = X[:50] * 3.0
+    padded = _design(
+        np.vstack([X, extra]),
+        np.concatenate([y, 1.0 - y[:50]]),
+        np.concatenate([w, np.zeros(50)]),
+        np.concatenate([offset, np.full(50, 5.0)]),
+    )
+    with_zeros = _sums(GLMObjective(family, padded), coef)
+    _assert_sums_equal(with_zeros, full)
+    assert with_zeros.n_boundary == full.n_boundary
+
+
+# -- R factor and rank --------------------------------------------------------------------------
+@pytest.mark.parametrize("rows_per_block", [3, 7, 10_000])
+def test_r_factor_is_upper_triangular_with_gram_of_x(
+    rows_per_block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(SEED)
+    X = np.asfortranarray(rng.normal(size=(100, 5)) @ rng.normal(size=(5, 5)))
+    monkeypatch.setattr(kernel, "block_rows", lambda n_features: rows_per_block)
+    R = kernel.r_factor(X)
+    assert R.shape == (5, 5)
+    np.testing.assert_array_equal(np.tril(R, -1), 0.0)
+    _assert_close(R.T @ R, X.T @ X, RTOL_QR)
+    # Unique up to the signs of its rows: |diag R| matches a one-shot QR.
+    ref = np.linalg.qr(X, mode="r")
+    np.testing.assert_allclose(np.abs(np.diag(R)), np.abs(np.diag(ref)), rtol=RTOL_QR)
+
+
+def test_r_factor_fewer_rows_than_columns() -> None:
+    X = np.asfortranarray(np.random.default_rng(SEED).normal(size=(3, 5)))
+    R = kernel.r_factor(X)
+    assert R.shape == (5, 5)
+    np.testing.assert_array_equal(np.tril(R, -1), 0.0)
+    np.testing.assert_array_equal(R[3:], 0.0)
+    _assert_close(R.T @ R, X.T @ X, RTOL_QR)
+
+
+@pytest.mark.parametrize("rows_per_block", [7, 10_000])
+def test_aliased_columns_finds_linear_combination(
+    rows_per_block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(SEED)
+    base = np.column_stack([np.ones(200), rng.normal(size=(200, 3))])
+    combo = 0.5 * base[:, 0] + 2.0 * base[:, 1] - base[:, 2]
+    X = np.asfortranarray(np.column_stack([base[:, :3], combo, base[:, 3]]))
+    monkeypatch.setattr(kernel, "block_rows", lambda n_features: rows_per_block)
+    assert rank.aliased_columns(kernel.r_factor(X)) == [3]
+    assert rank.aliased_columns(kernel.r_factor(np.asfortranarray(base))) == []
+
+
+def test_aliased_columns_finds_duplicate_and_zero_columns() -> None:
+    rng = np.random.default_rng(SEED)
+    a, b = rng.normal(size=(2, 150))
+    X = np.asfortranarray(np.column_stack([np.ones(150), a, np.zeros(150), b, a]))
+    assert rank.aliased_columns(kernel.r_factor(X)) == [2, 4]
+
+
+# -- start --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_objective_initial_coef_is_finite(case: str) -> None:
+    objective = _objective(case)
+    coef0 = objective.initial_coef()
+    assert coef0.shape == (objective.n_features,)
+    assert np.isfinite(coef0).all()
+    assert np.isfinite(objective.deviance(coef0))
