@@ -11,10 +11,12 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets
+from .diagnostics import compare_solvers
 from .estimator import GLM, LogisticRegression, PoissonRegression
 from .exceptions import ConvergenceWarning, PerfectSeparationWarning
 from .families import Binomial, Gaussian, Poisson
 from .links import CLogLogLink, IdentityLink, LogitLink, LogLink, ProbitLink
+from .plotting import plot_convergence  # imports matplotlib only when called
 
 try:
     __version__ = version("newtonglm")
@@ -36,5 +38,7 @@ __all__ = [
     "PoissonRegression",
     "ProbitLink",
     "__version__",
+    "compare_solvers",
     "datasets",
+    "plot_convergence",
 ]

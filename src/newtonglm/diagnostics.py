@@ -1,17 +1,47 @@
-"""Solver diagnostics: the per-iteration history as a DataFrame."""
+"""Solver diagnostics: history, empirical convergence order and rate, solver comparison.
+
+The history is a DataFrame with one row per iteration; the order and rate are estimated from
+its ``grad_norm`` column; :func:`compare_solvers` fits one model with several solvers.
+"""
 
 from __future__ import annotations
 
+import math
+import time
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from .solvers.base import IterationRecord
 
-__all__ = ["HISTORY_COLUMNS", "history_frame"]
+__all__ = [
+    "COMPARE_COLUMNS",
+    "HISTORY_COLUMNS",
+    "compare_solvers",
+    "convergence_order",
+    "convergence_rate",
+    "describe_convergence",
+    "history_frame",
+]
 
 #: The columns every solver's history has, in this order; solver-specific ones follow.
 HISTORY_COLUMNS = ("iteration", "deviance", "grad_norm", "step_norm", "step_size", "seconds")
+#: The columns of :func:`compare_solvers`' result.
+COMPARE_COLUMNS = (
+    "solver",
+    "n_iter",
+    "seconds",
+    "deviance",
+    "deviance_gap",
+    "max_coef_diff",
+    "converged",
+)
+#: Errors below this fraction of the largest one are rounding noise, not convergence.
+_NOISE = 1e-13
 
 
 def history_frame(records: Sequence[IterationRecord]) -> pd.DataFrame:
@@ -33,3 +63,124 @@ def history_frame(records: Sequence[IterationRecord]) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, *extra_cols])
     return frame.astype({"iteration": "int64"})
+
+
+def _usable(errors: Sequence[float]) -> np.ndarray:
+    e = np.asarray(errors, dtype=np.float64)
+    e = e[np.isfinite(e) & (e > 0)]
+    if e.size == 0:
+        return e
+    # Drop the tail lost in rounding noise: ratios there say nothing about the method.
+    return e[e > _NOISE * e.max()]
+
+
+def convergence_order(errors: Sequence[float]) -> float:
+    """Empirical order q from the last three usable errors e_{k-1}, e_k, e_{k+1}.
+
+    ``q = log(e_{k+1} / e_k) / log(e_k / e_{k-1})``: 1 for linear convergence, 2 for quadratic.
+    NaN when fewer than three usable (finite, positive, above rounding noise) errors remain or
+    the errors are not decreasing.
+
+    Parameters
+    ----------
+    errors : sequence of float
+        An error sequence, e.g. the history's ``grad_norm`` column.
+
+    Returns
+    -------
+    float
+    """
+    e = _usable(errors)
+    if e.size < 3:
+        return float("nan")
+    e0, e1, e2 = e[-3:]
+    if not (e2 < e1 < e0):
+        return float("nan")
+    return float(math.log(e2 / e1) / math.log(e1 / e0))
+
+
+def convergence_rate(errors: Sequence[float], last: int = 5) -> float:
+    """Linear rate: the geometric mean of e_{k+1} / e_k over the final ``last`` usable steps."""
+    e = _usable(errors)
+    if e.size < 2:
+        return float("nan")
+    tail = e[-(last + 1) :]
+    return float(np.exp(np.mean(np.log(tail[1:] / tail[:-1]))))
+
+
+def describe_convergence(order: float, rate: float) -> str:
+    """Words for the summary: ``"quadratic, q ≈ 2.0"`` or ``"linear, rate 0.93"``."""
+    if math.isnan(order) and math.isnan(rate):
+        return "n/a (too few iterations)"
+    if not math.isnan(order) and order >= 1.5:
+        kind = "quadratic" if order >= 1.8 else "superlinear"
+        return f"{kind}, q ≈ {order:.1f}"
+    if not math.isnan(rate):
+        return f"linear, rate {rate:.2g}"
+    return f"q ≈ {order:.1f}"
+
+
+def compare_solvers(
+    estimator: Any,
+    X: Any,
+    y: Any = None,
+    solvers: Sequence[str] | None = None,
+    **fit_params: Any,
+) -> pd.DataFrame:
+    """Fit the same model with several solvers and compare them.
+
+    Parameters
+    ----------
+    estimator : GLM, LogisticRegression or PoissonRegression
+        A (fitted or unfitted) estimator; it is cloned for every solver, so formula, family,
+        link, tol and the other parameters are shared. ``max_iter`` is reset to each
+        solver's own default unless it was set explicitly.
+    X, y : data as for ``estimator.fit`` (with a formula: the DataFrame, and y None).
+    solvers : sequence of str, optional
+        Solver names; None means every registered solver.
+    **fit_params
+        Passed to ``fit`` (``sample_weight``, ``offset``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per solver with columns ``solver``, ``n_iter``, ``seconds``, ``deviance``,
+        ``deviance_gap`` (to the best deviance), ``max_coef_diff`` (largest absolute
+        coefficient difference to the Newton fit) and ``converged``. The fitted estimators
+        are in ``result.attrs["models"]`` (solver name → estimator), for
+        :func:`newtonglm.plotting.plot_convergence`.
+    """
+    from .solvers import SOLVERS
+
+    names = list(SOLVERS) if solvers is None else list(solvers)
+    models: dict[str, Any] = {}
+    rows = []
+    for name in dict.fromkeys(["newton", *names]):  # Newton first: it is the reference
+        model = clone(estimator).set_params(solver=name)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-convergence is reported in the table
+            model.fit(X, y, **fit_params)
+        seconds = time.perf_counter() - start
+        models[name] = model
+        rows.append((name, model.n_iter_, seconds, model.deviance_, bool(model.converged_)))
+    reference = models["newton"].inference_.coef
+    best = min(r[3] for r in rows)
+    frame = pd.DataFrame(
+        [
+            {
+                "solver": name,
+                "n_iter": n_iter,
+                "seconds": seconds,
+                "deviance": dev,
+                "deviance_gap": dev - best,
+                "max_coef_diff": float(np.nanmax(np.abs(models[name].inference_.coef - reference))),
+                "converged": conv,
+            }
+            for name, n_iter, seconds, dev, conv in rows
+            if name in names
+        ],
+        columns=list(COMPARE_COLUMNS),
+    )
+    frame.attrs["models"] = {k: v for k, v in models.items() if k in names}
+    return frame

@@ -21,7 +21,12 @@ from . import formula as formula_mod
 from . import inference, kernel, rank
 from ._typing import FloatArray
 from .design import Design, as_vector, finalize, nonfinite_rows
-from .diagnostics import history_frame
+from .diagnostics import (
+    convergence_order,
+    convergence_rate,
+    describe_convergence,
+    history_frame,
+)
 from .exceptions import (
     ConvergenceWarning,
     InvalidParameterError,
@@ -232,6 +237,9 @@ class _BaseGLM(BaseEstimator):
         self.converged_ = converged
         self.stop_reason_ = result.reason
         self.history_ = history_frame(result.history)
+        # Order and rate from the score's max-norm, the error proxy every solver records.
+        self.convergence_order_ = convergence_order(self.history_["grad_norm"])
+        self.convergence_rate_ = convergence_rate(self.history_["grad_norm"])
         self.n_passes_ = passes + objective.n_passes + self._rank_passes
         self.n_dropped_ = design.n_dropped
         self._notes = tuple(notes)
@@ -366,6 +374,10 @@ class _BaseGLM(BaseEstimator):
             ("Scale", inf.scale),
             ("Iterations", self.n_iter_),
             ("Converged", bool(self.converged_)),
+            (
+                "Convergence",
+                describe_convergence(self.convergence_order_, self.convergence_rate_),
+            ),
             ("Deviance", inf.deviance),
             ("Null deviance", inf.null_deviance),
             ("Pearson chi2", inf.pearson_chi2),
@@ -459,6 +471,9 @@ class GLM(RegressorMixin, _BaseGLM):
         Covariance of all coefficients (inverse Fisher information × scale).
     n_iter_ : int
         Iterations taken. ``converged_`` : bool, whether the tolerance was met.
+    convergence_order_, convergence_rate_ : float
+        Empirical order q = log(e_{k+1}/e_k) / log(e_k/e_{k-1}) and linear rate e_{k+1}/e_k
+        of the score's max-norm over the final iterations (NaN when too few iterations).
     """
 
     def __init__(

@@ -35,17 +35,22 @@ class Summary:
         return cls(tuple((k, _fmt(v)) for k, v in info), table, tuple(notes), title)
 
     def _info_lines(self) -> list[str]:
-        # Two label/value columns side by side, like statsmodels' and R's headers.
+        # Two label/value columns side by side, like statsmodels' and R's headers; each half
+        # sized to its own contents so one long value (a formula) does not widen the other.
         half = (len(self.info) + 1) // 2
         left, right = self.info[:half], self.info[half:]
-        wl = max(len(k) for k, _ in self.info) + 1
-        wv = max(len(v) for _, v in self.info)
+
+        def widths(part: tuple[tuple[str, str], ...]) -> tuple[int, int]:
+            return max(len(k) for k, _ in part) + 1, max(len(v) for _, v in part)
+
+        wl, wv = widths(left)
+        wl2, wv2 = widths(right) if right else (0, 0)
         lines = []
         for i, (k, v) in enumerate(left):
             line = f"{k + ':':<{wl}} {v:>{wv}}"
             if i < len(right):
                 k2, v2 = right[i]
-                line += f"    {k2 + ':':<{wl}} {v2:>{wv}}"
+                line += f"    {k2 + ':':<{wl2}} {v2:>{wv2}}"
             lines.append(line)
         return lines
 
