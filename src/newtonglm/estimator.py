@@ -232,6 +232,10 @@ class _BaseGLM(BaseEstimator):
 
         self.family_ = family
         self.inference_ = inf
+        # Kept for statistics computed after the fit (residuals, influence, robust covariance)
+        # without refitting: the validated design (all columns) and the kept column indices.
+        self._design = design
+        self._kept = tuple(kept)
         self.term_names_ = design.names
         self.n_iter_ = result.n_iter
         self.converged_ = converged
