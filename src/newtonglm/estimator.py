@@ -234,7 +234,7 @@ class _BaseGLM(BaseEstimator):
         self.inference_ = inf
         # Kept for statistics computed after the fit (residuals, influence, robust covariance)
         # without refitting: the validated design (all columns) and the kept column indices.
-        self._design = design
+        self._fit_design = design
         self._kept = tuple(kept)
         self.term_names_ = design.names
         self.n_iter_ = result.n_iter
