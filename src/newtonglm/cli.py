@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--missing", default="raise", choices=["raise", "drop"])
     fit.add_argument("--json", action="store_true", help="print the results as JSON")
     demo = sub.add_parser("demo", help="fit models on the shipped datasets")
-    demo.add_argument("--plot", default=None, metavar="PNG", help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--plot", default=None, metavar="PNG", help="where to save the solver comparison PNG"
+    )
     return parser
 
 

@@ -1,7 +1,8 @@
 """``newtonglm demo``: fit a logistic and a Poisson model on the shipped datasets.
 
-Prints both summaries and, when statsmodels is installed, the largest coefficient and
-standard-error differences against statsmodels' GLM on the same formula.
+Prints both summaries, compares every solver on the logistic model (table and a convergence
+PNG) and, when statsmodels is installed, prints the largest coefficient and standard-error
+differences against statsmodels' GLM on the same formula.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import sys
 import numpy as np
 
 from . import datasets
+from .diagnostics import compare_solvers
 from .estimator import GLM, LogisticRegression, PoissonRegression
+from .plotting import plot_convergence
+from .solvers import SOLVERS
 
 __all__ = ["run_demo"]
 
@@ -30,7 +34,13 @@ def _compare(model: GLM | LogisticRegression | PoissonRegression, fit_sm: object
 
 
 def run_demo(plot_path: str | None = None) -> int:
-    """Run the demo; return the exit status."""
+    """Run the demo; return the exit status.
+
+    Parameters
+    ----------
+    plot_path : str, optional
+        Where to save the solver-comparison PNG (default ``solver_comparison.png``).
+    """
     out = sys.stdout
     pima = datasets.load("pima")
     logit = LogisticRegression(formula="diabetes ~ npreg + glu + bmi + ped + age").fit(pima)
@@ -40,6 +50,20 @@ def run_demo(plot_path: str | None = None) -> int:
     offset = np.log(ins["holders"])
     pois = PoissonRegression(formula="claims ~ C(district) + group + age").fit(ins, offset=offset)
     out.write(str(pois.summary()) + "\n\n")
+
+    comparison = compare_solvers(
+        LogisticRegression(formula=logit.formula), pima, solvers=sorted(SOLVERS)
+    )
+    out.write("Solvers on the same logistic model (pima):\n")
+    out.write(comparison.to_string(index=False) + "\n")
+    try:
+        fig = plot_convergence(comparison, title=f"pima: {logit.formula}")
+    except ImportError:
+        out.write("(install newtonglm[plot] for the convergence plot)\n\n")
+    else:
+        path = plot_path or "solver_comparison.png"
+        fig.savefig(path, dpi=110)
+        out.write(f"Convergence plot written to {path}\n\n")
 
     try:
         import statsmodels.api as sm
