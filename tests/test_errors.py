@@ -296,3 +296,11 @@ def test_near_collinear_column_kept_by_r_rule_after_exact_qr(frame):
     model = PoissonRegression(formula="y ~ x + x2").fit(frame)
     assert np.isfinite(model.coef_).all()
     assert model.n_passes_ == model.n_iter_ + 3  # the QR pass is counted
+
+
+def test_missing_inside_stateful_transform_still_caught(frame):
+    # formulaic does not list the arguments of center() among the required variables, so the
+    # raw-column check cannot see this NaN; the design-matrix check must, and name the term.
+    frame.loc[2, "z"] = np.nan
+    with pytest.raises(MissingValueError, match=r"'center\(z\)' \(1 rows\)"):
+        PoissonRegression(formula="y ~ x + center(z)").fit(frame)

@@ -132,8 +132,6 @@ def build(
         raise FormulaError(f"cannot parse formula={formula!r}: {exc}") from None
     used = sorted(set(lhs_vars) | set(rhs_vars))
     absent = [v for v in used if v not in data.columns]
-    # Names such as `np` or `log` are functions of the evaluation context, not columns.
-    absent = [v for v in absent if not _is_context_name(v)]
     if absent:
         raise FormulaError(
             f"formula={formula!r} names column(s) {absent} that are not in the data "
@@ -211,10 +209,6 @@ def build(
     )
 
 
-def _is_context_name(name: str) -> bool:
-    return name in {"np", "numpy", "pd", "log", "exp", "sqrt", "abs", "scale", "center", "C"}
-
-
 def transform(spec: ModelSpec, data: Any) -> FloatArray:
     """Apply a fitted spec to new data; unseen categorical levels and NaN are errors."""
     if not isinstance(data, pd.DataFrame):
@@ -222,7 +216,7 @@ def transform(spec: ModelSpec, data: Any) -> FloatArray:
             "this model was fitted with a formula; pass new data as a pandas DataFrame with the "
             f"columns {sorted(spec.required_variables)}; got {type(data).__name__}."
         )
-    required = sorted(v for v in spec.required_variables if not _is_context_name(v))
+    required = sorted(spec.required_variables)
     absent = [v for v in required if v not in data.columns]
     if absent:
         raise FormulaError(f"new data lacks column(s) {absent} that the fitted formula needs.")
