@@ -298,9 +298,10 @@ def test_near_collinear_column_kept_by_r_rule_after_exact_qr(frame):
     assert model.n_passes_ == model.n_iter_ + 3  # the QR pass is counted
 
 
-def test_missing_inside_stateful_transform_still_caught(frame):
-    # formulaic does not list the arguments of center() among the required variables, so the
-    # raw-column check cannot see this NaN; the design-matrix check must, and name the term.
+def test_missing_inside_stateful_transform_names_raw_column(frame):
+    # formulaic does not list the arguments of center() among its required variables; the
+    # factor expressions are read too, so the NaN is reported against 'z' itself (rather than
+    # as 200 NaN rows of 'center(z)' after the mean became NaN).
     frame.loc[2, "z"] = np.nan
-    with pytest.raises(MissingValueError, match=r"'center\(z\)' \(1 rows\)"):
+    with pytest.raises(MissingValueError, match=r"1 of 200 rows, in columns 'z' \(1 rows\)"):
         PoissonRegression(formula="y ~ x + center(z)").fit(frame)

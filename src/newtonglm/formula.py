@@ -7,6 +7,7 @@ error naming the column and the level, never a silent row of zeros.
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from dataclasses import dataclass
@@ -57,6 +58,29 @@ class FormulaParts:
     offset: FloatArray | None
     #: Rows dropped for missing values before the design was built.
     n_dropped: int
+
+
+def _factor_names(parsed: Any, data: pd.DataFrame) -> set[str]:
+    """Columns of ``data`` named anywhere in the formula's factor expressions.
+
+    formulaic's ``required_variables`` omits the arguments of stateful transforms such as
+    ``center(z)``; reading the names from each factor's expression finds them, so a NaN in
+    ``z`` is reported against ``z`` rather than as a whole column of NaN after centring.
+    """
+    names: set[str] = set()
+    for part in (parsed.lhs, parsed.rhs):
+        for term in part:
+            for factor in term.factors:
+                try:
+                    tree = ast.parse(str(factor.expr), mode="eval")
+                except SyntaxError:
+                    continue
+                names.update(
+                    node.id
+                    for node in ast.walk(tree)
+                    if isinstance(node, ast.Name) and node.id in data.columns
+                )
+    return names
 
 
 def resolve_column(value: object, data: pd.DataFrame, label: str) -> FloatArray | None:
