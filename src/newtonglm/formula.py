@@ -154,7 +154,7 @@ def build(
         lhs_vars, rhs_vars = parsed.lhs.required_variables, parsed.rhs.required_variables
     except (FormulaicError, SyntaxError, ValueError, AttributeError) as exc:
         raise FormulaError(f"cannot parse formula={formula!r}: {exc}") from None
-    used = sorted(set(lhs_vars) | set(rhs_vars))
+    used = sorted(set(lhs_vars) | set(rhs_vars) | _factor_names(parsed, data))
     absent = [v for v in used if v not in data.columns]
     if absent:
         raise FormulaError(
