@@ -9,7 +9,9 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-SolverName = Literal["newton"]
+SolverName = Literal[
+    "newton", "newton-damped", "trust-region", "newton-cg", "lbfgs", "gd", "gd-optimal"
+]
 FamilyName = Literal["binomial", "poisson", "gaussian"]
 LinkName = Literal["logit", "probit", "cloglog", "log", "identity"]
 MissingPolicy = Literal["raise", "drop"]

@@ -6,21 +6,43 @@ import inspect
 
 from ..exceptions import InvalidParameterError
 from .base import IterationRecord, Solver, SolverResult, StopReason, StopRule
+from .damped import DampedNewtonSolver
+from .gradient import GradientDescentSolver, OptimalGradientDescentSolver
+from .lbfgs import LBFGSSolver
 from .newton import NewtonSolver
+from .newton_cg import NewtonCGSolver
+from .trust_region import TrustRegionSolver
 
 __all__ = [
     "SOLVERS",
+    "DampedNewtonSolver",
+    "GradientDescentSolver",
     "IterationRecord",
+    "LBFGSSolver",
+    "NewtonCGSolver",
     "NewtonSolver",
+    "OptimalGradientDescentSolver",
     "Solver",
     "SolverResult",
     "StopReason",
     "StopRule",
+    "TrustRegionSolver",
     "get_solver",
 ]
 
 #: Registry of solver names to classes; ``solver=`` accepts these names.
-SOLVERS: dict[str, type] = {NewtonSolver.name: NewtonSolver}
+SOLVERS: dict[str, type] = {
+    cls.name: cls
+    for cls in (
+        NewtonSolver,
+        GradientDescentSolver,
+        OptimalGradientDescentSolver,
+        DampedNewtonSolver,
+        TrustRegionSolver,
+        NewtonCGSolver,
+        LBFGSSolver,
+    )
+}
 
 
 def get_solver(name: str, **options: object) -> Solver:

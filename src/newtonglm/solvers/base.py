@@ -34,7 +34,7 @@ class StopReason(enum.Enum):
 
     DEVIANCE_TOL = "relative deviance change (and Newton decrement) below tol"
     MAX_ITER = "reached max_iter"
-    DIVERGED = "objective kept increasing"
+    DIVERGED = "objective kept increasing or oscillating (learning rate too large?)"
     NON_FINITE = "objective or derivatives became non-finite"
     STEP_FAILED = "no step size decreased the objective"
 
@@ -62,7 +62,7 @@ class StopRule:
     #: Largest number of iterations (steps) allowed.
     max_iter: int = 100
     #: Bound on |g_k|∞ / |g_0|∞ for first-order solvers.
-    gtol: float = 1e-6
+    gtol: float = 1e-8
 
     def converged(
         self,
