@@ -165,6 +165,45 @@ class Clock:
         return time.perf_counter() - self._t0
 
 
+class Trace:
+    """The history of one solve: its clock, its records and the per-iteration callback.
+
+    Every solver records its starting point and then one row per accepted step through
+    :meth:`record`, so all histories share one format and one numbering (row k = iteration k).
+    """
+
+    def __init__(self, callback: IterationCallback | None = None) -> None:
+        self._clock = Clock()
+        self._callback = callback
+        self._records: list[IterationRecord] = []
+
+    def record(
+        self,
+        ev: Evaluation,
+        step_norm: float = float("nan"),
+        step_size: float = float("nan"),
+        **extra: float,
+    ) -> None:
+        """Append the row for the point ``ev`` reached by a step of ``step_norm``."""
+        rec = IterationRecord(
+            len(self._records),
+            ev.deviance,
+            grad_norm(ev),
+            float(step_norm),
+            float(step_size),
+            self._clock(),
+            extra,
+        )
+        self._records.append(rec)
+        if self._callback is not None:
+            self._callback(rec)
+
+    @property
+    def history(self) -> tuple[IterationRecord, ...]:
+        """The records so far, row 0 being the starting point."""
+        return tuple(self._records)
+
+
 def grad_norm(ev: Evaluation) -> float:
     """Max-norm of the gradient of an evaluation (NaN when it has none)."""
     return float(np.max(np.abs(ev.grad))) if ev.grad is not None and ev.grad.size else float("nan")

@@ -23,13 +23,11 @@ import numpy as np
 from .._typing import FloatArray
 from ..objective import Evaluation, GLMObjective
 from .base import (
-    Clock,
     IterationCallback,
-    IterationRecord,
     SolverResult,
     StopReason,
     StopRule,
-    grad_norm,
+    Trace,
 )
 from .gradient import NOISE, rose
 from .newton import newton_direction
@@ -101,15 +99,11 @@ class DampedNewtonSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by Levenberg–Marquardt steps."""
-        clock = Clock()
+        trace = Trace(callback)
         current = objective.evaluate(coef0)
-        history = [
-            IterationRecord(0, current.deviance, grad_norm(current), np.nan, np.nan, clock())
-        ]
-        if callback is not None:
-            callback(history[-1])
+        trace.record(current)
         if not current.finite:
-            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, tuple(history), current)
+            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, trace.history, current)
         lam = float(self.damping)
         reason = StopReason.MAX_ITER
         n_iter = 0
@@ -130,19 +124,7 @@ class DampedNewtonSolver:
                 reason = StopReason.STEP_FAILED if trial.finite else StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            history.append(
-                IterationRecord(
-                    n_iter,
-                    trial.deviance,
-                    grad_norm(trial),
-                    float(np.linalg.norm(step)),
-                    1.0,
-                    clock(),
-                    {"damping": lam},
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(trial, float(np.linalg.norm(step)), 1.0, damping=lam)
             if rho > 0.75:
                 lam /= 3.0
             elif rho < 0.25:
@@ -159,6 +141,6 @@ class DampedNewtonSolver:
             converged=reason is StopReason.DEVIANCE_TOL,
             reason=reason,
             n_iter=n_iter,
-            history=tuple(history),
+            history=trace.history,
             final=current,
         )

@@ -24,12 +24,12 @@ import numpy as np
 from .._typing import FloatArray
 from ..objective import Evaluation, GLMObjective
 from .base import (
-    Clock,
     IterationCallback,
     IterationRecord,
     SolverResult,
     StopReason,
     StopRule,
+    Trace,
     grad_norm,
 )
 
@@ -66,27 +66,12 @@ def gradient_ratio(ev: Evaluation, g0_norm: float) -> float:
     return 0.0 if gn == 0.0 else float("inf")
 
 
-def _start(
-    objective: GLMObjective,
-    coef0: FloatArray,
-    clock: Clock,
-    callback: IterationCallback | None,
-    *,
-    weights: bool,
-) -> tuple[Evaluation, list[IterationRecord]]:
-    current = objective.evaluate(coef0, hess=False, weights=weights)
-    history = [IterationRecord(0, current.deviance, grad_norm(current), np.nan, np.nan, clock())]
-    if callback is not None:
-        callback(history[-1])
-    return current, history
-
-
 def finish(
     objective: GLMObjective,
     current: Evaluation,
     reason: StopReason,
     n_iter: int,
-    history: list[IterationRecord],
+    history: tuple[IterationRecord, ...],
 ) -> SolverResult:
     """The result at ``current``, with one more pass for the Fisher information inference needs.
 
@@ -98,7 +83,7 @@ def finish(
         converged=reason is StopReason.DEVIANCE_TOL,
         reason=reason,
         n_iter=n_iter,
-        history=tuple(history),
+        history=history,
         final=final,
     )
 
@@ -137,12 +122,13 @@ class GradientDescentSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by fixed-η gradient steps."""
-        clock = Clock()
+        trace = Trace(callback)
         eta = float(self.learning_rate)
         total_weight = objective.total_weight
-        current, history = _start(objective, coef0, clock, callback, weights=False)
+        current = objective.evaluate(coef0, hess=False)
+        trace.record(current)
         if not current.finite:
-            return finish(objective, current, StopReason.NON_FINITE, 0, history)
+            return finish(objective, current, StopReason.NON_FINITE, 0, trace.history)
         g0_norm = grad_norm(current)
         reason = StopReason.MAX_ITER
         n_iter = 0
@@ -156,18 +142,7 @@ class GradientDescentSolver:
                 reason = StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            history.append(
-                IterationRecord(
-                    n_iter,
-                    trial.deviance,
-                    grad_norm(trial),
-                    float(np.linalg.norm(step)),
-                    eta,
-                    clock(),
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(trial, float(np.linalg.norm(step)), eta)
             rises = rises + 1 if rose(current.deviance, trial.deviance) else 0
             if rose(best.deviance, trial.deviance):
                 above_best += 1
@@ -188,7 +163,7 @@ class GradientDescentSolver:
                 break
         if reason in (StopReason.DIVERGED, StopReason.NON_FINITE):
             current = best
-        return finish(objective, current, reason, n_iter, history)
+        return finish(objective, current, reason, n_iter, trace.history)
 
 
 class OptimalGradientDescentSolver:
@@ -211,11 +186,12 @@ class OptimalGradientDescentSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by gradient steps of the model-optimal length."""
-        clock = Clock()
+        trace = Trace(callback)
         total_weight = objective.total_weight
-        current, history = _start(objective, coef0, clock, callback, weights=True)
+        current = objective.evaluate(coef0, hess=False, weights=True)
+        trace.record(current)
         if not current.finite:
-            return finish(objective, current, StopReason.NON_FINITE, 0, history)
+            return finish(objective, current, StopReason.NON_FINITE, 0, trace.history)
         g0_norm = grad_norm(current)
         reason = StopReason.MAX_ITER
         n_iter = 0
@@ -242,18 +218,7 @@ class OptimalGradientDescentSolver:
                 reason = StopReason.STEP_FAILED if trial.finite else StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            history.append(
-                IterationRecord(
-                    n_iter,
-                    trial.deviance,
-                    grad_norm(trial),
-                    float(np.linalg.norm(step)),
-                    size,
-                    clock(),
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(trial, float(np.linalg.norm(step)), size)
             previous, current = current, trial
             if stop.converged(
                 previous.deviance,
@@ -262,4 +227,4 @@ class OptimalGradientDescentSolver:
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return finish(objective, current, reason, n_iter, history)
+        return finish(objective, current, reason, n_iter, trace.history)

@@ -31,12 +31,11 @@ from scipy import optimize
 from .._typing import FloatArray
 from ..objective import Evaluation, GLMObjective
 from .base import (
-    Clock,
     IterationCallback,
-    IterationRecord,
     SolverResult,
     StopReason,
     StopRule,
+    Trace,
     grad_norm,
 )
 from .damped import newton_decrement
@@ -82,14 +81,12 @@ class LBFGSSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by L-BFGS, one record per iteration."""
-        clock = Clock()
+        trace = Trace(callback)
         total_weight = objective.total_weight
         start = objective.evaluate(coef0, hess=False)
-        history = [IterationRecord(0, start.deviance, grad_norm(start), np.nan, np.nan, clock())]
-        if callback is not None:
-            callback(history[-1])
+        trace.record(start)
         if not start.finite:
-            return finish(objective, start, StopReason.NON_FINITE, 0, history)
+            return finish(objective, start, StopReason.NON_FINITE, 0, trace.history)
         g0_norm = grad_norm(start)
         state = _State(current=start, last=start)
 
@@ -113,18 +110,7 @@ class LBFGSSolver:
 
         def on_iteration(intermediate_result: optimize.OptimizeResult) -> None:
             ev = evaluation(np.array(intermediate_result.x, dtype=np.float64))
-            history.append(
-                IterationRecord(
-                    len(history),
-                    ev.deviance,
-                    grad_norm(ev),
-                    float(np.linalg.norm(ev.coef - state.current.coef)),
-                    np.nan,
-                    clock(),
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(ev, float(np.linalg.norm(ev.coef - state.current.coef)), np.nan)
             state.previous_deviance, state.current = state.current.deviance, ev
             if stop.converged(
                 state.previous_deviance, ev.deviance, grad_ratio=gradient_ratio(ev, g0_norm)
@@ -146,7 +132,7 @@ class LBFGSSolver:
                 "gtol": 0.0,
             },
         )
-        n_iter = len(history) - 1
+        n_iter = len(trace.history) - 1
         if state.converged:
             reason = StopReason.DEVIANCE_TOL
         elif n_iter >= stop.max_iter:
@@ -161,5 +147,5 @@ class LBFGSSolver:
                 state.previous_deviance, final.deviance, decrement=newton_decrement(final)
             )
             reason = StopReason.DEVIANCE_TOL if converged else StopReason.STEP_FAILED
-            return SolverResult(final.coef, converged, reason, n_iter, tuple(history), final)
-        return finish(objective, state.current, reason, n_iter, history)
+            return SolverResult(final.coef, converged, reason, n_iter, trace.history, final)
+        return finish(objective, state.current, reason, n_iter, trace.history)

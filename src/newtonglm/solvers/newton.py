@@ -14,13 +14,11 @@ from scipy import linalg
 from .._typing import FloatArray
 from ..objective import GLMObjective
 from .base import (
-    Clock,
     IterationCallback,
-    IterationRecord,
     SolverResult,
     StopReason,
     StopRule,
-    grad_norm,
+    Trace,
 )
 
 __all__ = ["NewtonSolver", "newton_direction"]
@@ -52,15 +50,11 @@ class NewtonSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by Newton steps with step-halving."""
-        clock = Clock()
+        trace = Trace(callback)
         current = objective.evaluate(coef0)
-        history = [
-            IterationRecord(0, current.deviance, grad_norm(current), np.nan, np.nan, clock())
-        ]
-        if callback is not None:
-            callback(history[-1])
+        trace.record(current)
         if not current.finite:
-            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, tuple(history), current)
+            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, trace.history, current)
         reason = StopReason.MAX_ITER
         n_iter = 0
         assert current.grad is not None and current.hess is not None
@@ -78,18 +72,7 @@ class NewtonSolver:
                 reason = StopReason.STEP_FAILED if trial.finite else StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            history.append(
-                IterationRecord(
-                    n_iter,
-                    trial.deviance,
-                    grad_norm(trial),
-                    float(np.linalg.norm(size * direction)),
-                    size,
-                    clock(),
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(trial, float(np.linalg.norm(size * direction)), size)
             previous, current = current, trial
             assert current.grad is not None and current.hess is not None
             direction = newton_direction(current.hess, current.grad)
@@ -102,6 +85,6 @@ class NewtonSolver:
             converged=reason is StopReason.DEVIANCE_TOL,
             reason=reason,
             n_iter=n_iter,
-            history=tuple(history),
+            history=trace.history,
             final=current,
         )

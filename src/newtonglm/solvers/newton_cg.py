@@ -24,13 +24,11 @@ import numpy as np
 from .._typing import FloatArray
 from ..objective import Evaluation, GLMObjective
 from .base import (
-    Clock,
     IterationCallback,
-    IterationRecord,
     SolverResult,
     StopReason,
     StopRule,
-    grad_norm,
+    Trace,
 )
 from .gradient import NOISE, finish
 
@@ -106,16 +104,12 @@ class NewtonCGSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by truncated Newton steps."""
-        clock = Clock()
+        trace = Trace(callback)
         max_cg = max(20, 2 * objective.n_features)
         current = objective.evaluate(coef0, hess=False, weights=True)
-        history = [
-            IterationRecord(0, current.deviance, grad_norm(current), np.nan, np.nan, clock())
-        ]
-        if callback is not None:
-            callback(history[-1])
+        trace.record(current)
         if not current.finite:
-            return finish(objective, current, StopReason.NON_FINITE, 0, history)
+            return finish(objective, current, StopReason.NON_FINITE, 0, trace.history)
         assert current.grad is not None
         g0 = float(np.linalg.norm(current.grad))
 
@@ -144,18 +138,7 @@ class NewtonCGSolver:
                 reason = StopReason.STEP_FAILED if trial.finite else StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            history.append(
-                IterationRecord(
-                    n_iter,
-                    trial.deviance,
-                    grad_norm(trial),
-                    size * float(np.linalg.norm(step)),
-                    size,
-                    clock(),
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(trial, size * float(np.linalg.norm(step)), size)
             previous, current = current, trial
             assert current.grad is not None
             step = truncated_newton_step(objective, current, forcing(current), max_cg)
@@ -164,4 +147,4 @@ class NewtonCGSolver:
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return finish(objective, current, reason, n_iter, history)
+        return finish(objective, current, reason, n_iter, trace.history)

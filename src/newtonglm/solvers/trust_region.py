@@ -24,13 +24,11 @@ import numpy as np
 from .._typing import FloatArray
 from ..objective import GLMObjective
 from .base import (
-    Clock,
     IterationCallback,
-    IterationRecord,
     SolverResult,
     StopReason,
     StopRule,
-    grad_norm,
+    Trace,
 )
 from .damped import ACCEPT, MAX_REJECTIONS, reduction_ratio
 from .newton import newton_direction
@@ -109,15 +107,11 @@ class TrustRegionSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by dogleg trust-region steps."""
-        clock = Clock()
+        trace = Trace(callback)
         current = objective.evaluate(coef0)
-        history = [
-            IterationRecord(0, current.deviance, grad_norm(current), np.nan, np.nan, clock())
-        ]
-        if callback is not None:
-            callback(history[-1])
+        trace.record(current)
         if not current.finite:
-            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, tuple(history), current)
+            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, trace.history, current)
         assert current.grad is not None and current.hess is not None
         newton = newton_direction(current.hess, current.grad)
         scale = _scale(current.hess)
@@ -137,19 +131,7 @@ class TrustRegionSolver:
                 reason = StopReason.STEP_FAILED if trial.finite else StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            history.append(
-                IterationRecord(
-                    n_iter,
-                    trial.deviance,
-                    grad_norm(trial),
-                    float(np.linalg.norm(step)),
-                    1.0,
-                    clock(),
-                    {"radius": radius},
-                )
-            )
-            if callback is not None:
-                callback(history[-1])
+            trace.record(trial, float(np.linalg.norm(step)), 1.0, radius=radius)
             if rho < 0.25:
                 radius = 0.25 * float(np.linalg.norm(scale * step))
             elif rho > 0.75 and on_boundary:
@@ -170,7 +152,7 @@ class TrustRegionSolver:
             converged=reason is StopReason.DEVIANCE_TOL,
             reason=reason,
             n_iter=n_iter,
-            history=tuple(history),
+            history=trace.history,
             final=current,
         )
 
