@@ -67,6 +67,30 @@ def test_cli_fit_json_matches_statsmodels(capsys, smf):
     assert result["converged"] is True and result["family"] == "poisson"
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "trust-region"])
+def test_cli_solver_choice_reaches_newton_solution(capsys, solver):
+    args = [
+        "fit",
+        INSURANCE,
+        "--formula",
+        "claims ~ C(district) + group + age",
+        "--family",
+        "poisson",
+        "--exposure",
+        "holders",
+        "--json",
+    ]
+    assert main(args) == 0
+    newton = json.loads(capsys.readouterr().out)
+    assert main([*args, "--solver", solver]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["solver"] == solver and other["converged"] is True
+    for term, row in newton["coefficients"].items():
+        np.testing.assert_allclose(
+            other["coefficients"][term]["coef"], row["coef"], rtol=1e-6, atol=1e-6 * row["std_err"]
+        )
+
+
 def test_cli_weights_and_offset_columns(tmp_path, capsys):
     df = datasets.load("menarche")
     df["p"] = df["menarche"] / df["total"]

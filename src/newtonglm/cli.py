@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--weights", default=None, metavar="COL", help="prior weights / trials")
     fit.add_argument("--solver", default="newton", choices=sorted(SOLVERS))
+    fit.add_argument("--learning-rate", type=float, default=None, help="fixed step of --solver gd")
     fit.add_argument("--tol", type=float, default=1e-8)
     fit.add_argument("--max-iter", type=int, default=None)
     fit.add_argument("--missing", default="raise", choices=["raise", "drop"])
@@ -107,6 +108,8 @@ def _fit(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"tol": args.tol, "missing": args.missing}
     if args.max_iter is not None:
         params["max_iter"] = args.max_iter
+    if args.learning_rate is not None:
+        params["learning_rate"] = args.learning_rate
     model = GLM(
         family=args.family, link=args.link, formula=args.formula, solver=args.solver, **params
     )
