@@ -16,7 +16,8 @@ from .estimator import GLM, LogisticRegression, PoissonRegression
 from .exceptions import ConvergenceWarning, PerfectSeparationWarning
 from .families import Binomial, Gaussian, Poisson
 from .links import CLogLogLink, IdentityLink, LogitLink, LogLink, ProbitLink
-from .plotting import plot_convergence  # imports matplotlib only when called
+from .model_tests import HypothesisTestResult, anova, lr_test
+from .plotting import plot_convergence, plot_diagnostics  # import matplotlib only when called
 
 try:
     __version__ = version("newtonglm")
@@ -29,6 +30,7 @@ __all__ = [
     "CLogLogLink",
     "ConvergenceWarning",
     "Gaussian",
+    "HypothesisTestResult",
     "IdentityLink",
     "LogLink",
     "LogisticRegression",
@@ -38,7 +40,10 @@ __all__ = [
     "PoissonRegression",
     "ProbitLink",
     "__version__",
+    "anova",
     "compare_solvers",
     "datasets",
+    "lr_test",
     "plot_convergence",
+    "plot_diagnostics",
 ]

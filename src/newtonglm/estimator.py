@@ -2,11 +2,14 @@
 
 The estimator orchestrates and holds no maths: input → :class:`~newtonglm.design.Design`
 (``design.py`` or ``formula.py``) → rank check → :class:`~newtonglm.objective.GLMObjective` →
-solver → :func:`newtonglm.inference.compute` → fitted attributes.
+solver → :func:`newtonglm.inference.compute` → fitted attributes. After the fit, residuals,
+influence (``residuals.py``), robust covariances (``robust.py``), prediction intervals and Wald
+tests (``model_tests.py``) are computed from the stored design without refitting.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 import warnings
 from typing import Any
@@ -18,7 +21,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import formula as formula_mod
-from . import inference, kernel, rank
+from . import inference, kernel, model_tests, rank, residuals, robust
 from ._typing import FloatArray
 from .design import Design, as_vector, finalize, nonfinite_rows
 from .diagnostics import (
@@ -29,6 +32,7 @@ from .diagnostics import (
 )
 from .exceptions import (
     ConvergenceWarning,
+    InvalidGroupsError,
     InvalidParameterError,
     InvalidResponseError,
     MissingValueError,
@@ -36,10 +40,10 @@ from .exceptions import (
     RankDeficientError,
     RankDeficientWarning,
 )
-from .families import Binomial, Family, get_family
+from .families import Binomial, Family, Poisson, get_family
 from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
-from .solvers import SOLVERS, IterationRecord, StopRule, get_solver
+from .solvers import SOLVERS, IterationRecord, StopReason, StopRule, get_solver
 from .summary import Summary
 
 __all__ = ["GLM", "LogisticRegression", "PoissonRegression"]
@@ -85,6 +89,10 @@ class _BaseGLM(BaseEstimator):
                 "formula must be a string such as 'y ~ x + C(g)'; got "
                 f"{type(self.formula).__name__}."
             )
+        self._check_cov_params(self.cov_type)
+
+    def _check_cov_params(self, cov_type: Any) -> None:
+        inference.check_options(cov_type, self.scale, self.information)
 
     # -- response encoding (overridden by the classifier) -------------------------------
     def _encode_y(self, y: Any, name: str) -> FloatArray:
@@ -92,6 +100,38 @@ class _BaseGLM(BaseEstimator):
 
     def _check_design(self, design: Design) -> None:
         """Hook for estimator-specific checks of the validated design."""
+
+    # -- cluster labels -----------------------------------------------------------------
+    def _group_codes(self, groups: Any, data: Any, design: Design) -> np.ndarray | None:
+        """Cluster labels → integer codes aligned with the rows of ``design``."""
+        if groups is None:
+            return None
+        if isinstance(groups, str):
+            if not isinstance(data, pd.DataFrame) or groups not in data.columns:
+                raise InvalidGroupsError(
+                    f"groups={groups!r} names no column of the data; a column name works with "
+                    "a DataFrame passed to fit(), otherwise pass the cluster labels themselves."
+                )
+            labels = data[groups].to_numpy()
+        else:
+            labels = np.asarray(groups)
+        return robust.cluster_codes(labels, design.X.shape[0], design.n_dropped)
+
+    def _cov_options(self, cov_type: str, codes: np.ndarray | None) -> inference.CovOptions:
+        if cov_type == "cluster" and codes is None:
+            raise InvalidGroupsError(
+                "cov_type='cluster' needs cluster labels: pass groups= (one label per row)."
+            )
+        if cov_type != "cluster" and codes is not None:
+            raise InvalidParameterError(
+                f"groups= is used only with cov_type='cluster'; got cov_type={cov_type!r}."
+            )
+        return inference.CovOptions(
+            cov_type=cov_type,
+            scale=self.scale,
+            information=self.information,
+            groups=codes,
+        )
 
     # -- input → Design -----------------------------------------------------------------
     def _design(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> Design:
@@ -153,7 +193,14 @@ class _BaseGLM(BaseEstimator):
         )
 
     # -- fit ----------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, offset: Any = None) -> _BaseGLM:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        offset: Any = None,
+        groups: Any = None,
+    ) -> _BaseGLM:
         """Fit the model by maximum likelihood.
 
         Parameters
@@ -167,6 +214,9 @@ class _BaseGLM(BaseEstimator):
             With ``formula``, a string names a column of ``X``.
         offset : array-like of shape (n_samples,) or str, optional
             Added to the linear predictor, e.g. ``log(exposure)`` for a Poisson rate model.
+        groups : array-like of shape (n_samples,) or str, optional
+            Cluster labels for ``cov_type="cluster"`` (any hashable values); with a DataFrame,
+            a string names a column of ``X``.
 
         Returns
         -------
@@ -177,6 +227,7 @@ class _BaseGLM(BaseEstimator):
         design = self._design(X, y, sample_weight, offset)
         family.check_y(design.y, design.response_name)
         self._check_design(design)
+        options = self._cov_options(self.cov_type, self._group_codes(groups, X, design))
         objective = GLMObjective(family, design)
         gram, rhs = objective.initial_wls()
         kept = self._check_rank(design, gram)
@@ -217,25 +268,27 @@ class _BaseGLM(BaseEstimator):
         elif not converged:
             warnings.warn(
                 f"{self.solver} solver did not converge: {result.reason.value} after "
-                f"{result.n_iter} iterations (tol={self.tol:g}). Increase max_iter, loosen "
-                "tol, or try another solver; check the data for extreme values.",
+                f"{result.n_iter} iterations (tol={self.tol:g}). {_advice(result.reason)}",
                 ConvergenceWarning,
                 stacklevel=2,
             )
             notes.append(f"did not converge ({result.reason.value}).")
         # The null model is always fitted by Newton to the same tol, whatever solver and max_iter.
         null_dev = inference.null_deviance(family, design, StopRule(tol=float(self.tol)))
-        inf = inference.compute(family, design, result.final, kept, null_dev)
+        inf = inference.compute(family, design, result.final, kept, null_dev, options)
         if len(kept) < design.X.shape[1]:
             dropped = [design.names[j] for j in range(design.X.shape[1]) if j not in set(kept)]
             notes.append(f"aliased column(s) {dropped} dropped; their coefficients are NaN.")
 
         self.family_ = family
-        self.inference_ = inf
         # Kept for statistics computed after the fit (residuals, influence, robust covariance)
-        # without refitting: the validated design (all columns) and the kept column indices.
+        # without refitting: the validated design (all columns), the kept column indices, the
+        # solver's final evaluation (coefficients and Fisher information on the kept columns)
+        # and the cluster codes.
         self._fit_design = design
         self._kept = tuple(kept)
+        self._final = result.final
+        self._groups = options.groups
         self.term_names_ = design.names
         self.n_iter_ = result.n_iter
         self.converged_ = converged
@@ -248,6 +301,11 @@ class _BaseGLM(BaseEstimator):
         self.n_dropped_ = design.n_dropped
         self._notes = tuple(notes)
         self._set_coefficients(inf.coef, design.intercept_index)
+        self._set_inference(inf)
+        return self
+
+    def _set_inference(self, inf: inference.Inference) -> None:
+        self.inference_ = inf
         for attr in (
             "deviance",
             "null_deviance",
@@ -261,8 +319,48 @@ class _BaseGLM(BaseEstimator):
         ):
             setattr(self, f"{attr}_", getattr(inf, attr))
         self.nobs_ = inf.n_obs
-        self.cov_params_ = pd.DataFrame(inf.cov, index=design.names, columns=design.names)
-        return self
+        names = self._fit_design.names
+        self.cov_params_ = pd.DataFrame(inf.cov, index=names, columns=names)
+
+    def with_cov(self, cov_type: str, groups: Any = None) -> _BaseGLM:
+        """A copy of this fitted model with the covariance recomputed, without refitting.
+
+        The coefficients, deviance and every other fit statistic are shared; ``cov_params_``,
+        the standard errors, the coefficient table, confidence and prediction intervals and
+        Wald tests of the copy use ``cov_type``. This model is left unchanged.
+
+        Parameters
+        ----------
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
+            Covariance type (see the class docstring).
+        groups : array-like of shape (n_samples,), optional
+            Cluster labels, one per row fitted, for ``cov_type="cluster"``; None reuses the
+            labels given to ``fit``.
+
+        Returns
+        -------
+        estimator
+            A copy of the same class with ``cov_type`` set to ``cov_type``.
+        """
+        check_is_fitted(self, "coef_")
+        self._check_cov_params(cov_type)
+        codes = self._group_codes(groups, None, self._fit_design)
+        stored = codes if codes is not None else self._groups
+        options = self._cov_options(cov_type, stored if cov_type == "cluster" else codes)
+        new = copy.copy(self)
+        new.cov_type = cov_type
+        new._groups = stored
+        new._set_inference(
+            inference.compute(
+                self.family_,
+                self._fit_design,
+                self._final,
+                self._kept,
+                self.inference_.null_deviance,
+                options,
+            )
+        )
+        return new
 
     def _check_rank(self, design: Design, gram: FloatArray) -> list[int]:
         d = design.X.shape[1]
@@ -315,8 +413,13 @@ class _BaseGLM(BaseEstimator):
 
     # -- prediction ---------------------------------------------------------------------
     def _linear_predictor(self, X: Any, offset: Any = None) -> FloatArray:
-        check_is_fitted(self, "coef_")
+        Xd, offs = self._new_design(X, offset)
         full = np.nan_to_num(self.inference_.coef)  # aliased (NaN) coefficients count as 0
+        return kernel.linear_predictor(Xd, full, offs)
+
+    def _new_design(self, X: Any, offset: Any = None) -> tuple[FloatArray, FloatArray | None]:
+        """New data → (design matrix with every fitted column, offset), as at fit time."""
+        check_is_fitted(self, "coef_")
         if self.model_spec_ is not None:
             Xd = formula_mod.transform(self.model_spec_, X)
             offs = formula_mod.resolve_column(offset, X, "offset")
@@ -332,7 +435,7 @@ class _BaseGLM(BaseEstimator):
             offs = None if offset is None else as_vector(offset, "offset")
         if offs is not None and offs.shape[0] != Xd.shape[0]:
             raise MissingValueError(f"offset has {offs.shape[0]} rows but X has {Xd.shape[0]}.")
-        return kernel.linear_predictor(Xd, full, offs)
+        return Xd, offs
 
     def predict_linear(self, X: Any, offset: Any = None) -> FloatArray:
         """Linear predictor eta = X coef + offset for new data."""
@@ -342,6 +445,115 @@ class _BaseGLM(BaseEstimator):
         """Fitted mean mu = g⁻¹(eta) for new data."""
         eta = self._linear_predictor(X, offset)
         return np.asarray(self.family_.link.inverse(eta))
+
+    def _predict_kind(self, X: Any, offset: Any, kind: str) -> FloatArray:
+        if kind == "mean":
+            return self.predict_mean(X, offset)
+        if kind == "linear":
+            return self.predict_linear(X, offset)
+        raise InvalidParameterError(
+            f"kind={kind!r} is not accepted; use 'mean' (mu = g^-1(eta)) or 'linear' (eta)."
+        )
+
+    def predict_interval(self, X: Any, offset: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+        """Predictions with standard errors and (1 - alpha) confidence intervals.
+
+        On the link scale, ``linear = xᵀβ + offset`` with ``linear_se = √(xᵀ V x)`` (V the
+        chosen covariance, ``cov_params_``) and the normal interval ``linear ± z linear_se``.
+        On the response scale, ``mean = g⁻¹(linear)``, ``mean_se = |dμ/dη| linear_se`` (delta
+        method) and the interval is the link-scale interval transformed by g⁻¹, so it stays
+        inside the range of the mean — as statsmodels' ``get_prediction`` computes them.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            New data, as for ``predict`` (with a formula, a DataFrame through the fitted spec).
+        offset : array-like of shape (n_samples,) or str, optional
+            Offset of the new rows (e.g. log exposure).
+        alpha : float, default=0.05
+            One minus the confidence level.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`newtonglm.inference.PREDICTION_COLUMNS`, one row per row of ``X``
+            (its index when ``X`` is a DataFrame).
+        """
+        check_is_fitted(self, "coef_")
+        inference.check_alpha(alpha)
+        Xd, offs = self._new_design(X, offset)
+        kept = list(self._kept)
+        Xk = Xd if len(kept) == Xd.shape[1] else np.asfortranarray(Xd[:, kept])
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(Xd.shape[0])
+        return inference.prediction_frame(
+            self.inference_, kept, self.family_.link, Xk, offs, alpha, index
+        )
+
+    # -- residuals and influence --------------------------------------------------------
+    def _fitted_parts(self) -> tuple[Design, FloatArray, FloatArray]:
+        check_is_fitted(self, "coef_")
+        assert self._final.hess is not None
+        design = inference.subset_design(self._fit_design, self._kept)
+        return design, self._final.coef, self._final.hess
+
+    def residuals(self, kind: str = "deviance") -> FloatArray:
+        """Residuals on the training rows (after any ``missing='drop'``).
+
+        Parameters
+        ----------
+        kind : str, default="deviance"
+            ``"response"`` y - μ; ``"working"`` (y - μ) dη/dμ; ``"pearson"``
+            √w (y - μ) / √V(μ); ``"deviance"`` sign(y - μ) √(w d(y, μ)); ``"anscombe"``
+            √w (A(y) - A(μ)) / V(μ)^(1/6); ``"studentized_deviance"`` and
+            ``"studentized_pearson"``, the deviance or Pearson residual over √(φ (1 - h))
+            (internally studentized, R's ``rstandard``), with h the leverage.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            As R's ``residuals.glm`` and statsmodels' ``resid_*`` define them; the Pearson,
+            deviance and Anscombe residuals are not divided by the dispersion.
+        """
+        design, coef, fisher = self._fitted_parts()
+        return residuals.residuals(self.family_, design, coef, fisher, self.inference_.scale, kind)
+
+    def influence(self) -> pd.DataFrame:
+        """Leverage and influence of each training row, without forming the n × n hat matrix.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per training observation; columns ``hat`` (leverage of the IRLS weighted
+            design), ``cooks_distance``, ``studentized_deviance``, ``studentized_pearson``
+            and ``dfbeta_<term>`` (one-step β̂ - β̂₍₋ᵢ₎, NaN for aliased terms). Definitions in
+            :mod:`newtonglm.residuals`; all from the expected information, as R's
+            ``influence.measures`` and statsmodels' ``get_influence(observed=False)``.
+        """
+        design, coef, fisher = self._fitted_parts()
+        return residuals.influence(
+            self.family_,
+            design,
+            coef,
+            fisher,
+            self.inference_.scale,
+            self.term_names_,
+            self._kept,
+        )
+
+    def wald_test(self, hypothesis: str | list[str]) -> model_tests.HypothesisTestResult:
+        """Wald test of linear hypotheses on named terms, e.g. ``"x1 = 0, x2 = x3"``.
+
+        Uses the chosen covariance (``cov_params_``) and a χ² reference, as statsmodels'
+        ``wald_test(..., scalar=True)`` for a GLM; see :func:`newtonglm.model_tests.wald_test`
+        for the grammar.
+
+        Returns
+        -------
+        HypothesisTestResult
+            ``statistic``, ``df``, ``p_value``.
+        """
+        check_is_fitted(self, "coef_")
+        return model_tests.wald_test(self.inference_, self.term_names_, hypothesis)
 
     # -- inference ----------------------------------------------------------------------
     def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -362,7 +574,12 @@ class _BaseGLM(BaseEstimator):
         return inference.coef_table(self.inference_, self.term_names_, alpha)
 
     def summary(self, alpha: float = 0.05) -> Summary:
-        """A readable report of the fit: model, fit statistics, then the coefficient table."""
+        """A readable report of the fit: model, fit statistics, then the coefficient table.
+
+        The header names the covariance the standard errors use and how the dispersion was
+        obtained; for a Poisson fit it shows Pearson χ²/df and notes overdispersion (see
+        :func:`newtonglm.inference.overdispersion`).
+        """
         check_is_fitted(self, "coef_")
         inf = self.inference_
         response = self.formula if self.formula is not None else "y"
@@ -375,7 +592,8 @@ class _BaseGLM(BaseEstimator):
             ("Observations", inf.n_obs),
             ("Df model", inf.df_model),
             ("Df residuals", inf.df_resid),
-            ("Scale", inf.scale),
+            ("Scale", f"{inf.scale:.6g} ({inf.scale_label})"),
+            ("Covariance", inf.cov_label),
             ("Iterations", self.n_iter_),
             ("Converged", bool(self.converged_)),
             (
@@ -391,10 +609,16 @@ class _BaseGLM(BaseEstimator):
         ]
         if self.n_dropped_:
             info.append(("Rows dropped (missing)", self.n_dropped_))
+        notes = list(self._notes)
+        if isinstance(self.family_, Poisson):
+            check = inference.overdispersion(inf)
+            info.append(("Pearson chi2/df", check.ratio))
+            if check.flagged:
+                notes.append(check.note(accounted=inf.cov_type != "nonrobust" or inf.scale != 1))
         return Summary.build(
             info,
             self.coef_table(alpha),
-            self._notes,
+            notes,
             title=f"{type(self).__name__} — {self.family_.name}/{self.family_.link.name}",
         )
 
@@ -414,18 +638,20 @@ class _BaseGLM(BaseEstimator):
         return float(1.0 - dev / dev_null) if dev_null > 0 else float("nan")
 
 
-def _subset(design: Design, kept: list[int]) -> Design:
-    index = design.intercept_index
-    return Design(
-        X=np.asfortranarray(design.X[:, kept]),
-        y=design.y,
-        weights=design.weights,
-        offset=design.offset,
-        names=tuple(design.names[j] for j in kept),
-        intercept_index=kept.index(index) if index is not None else None,
-        response_name=design.response_name,
-        n_dropped=design.n_dropped,
+def _advice(reason: StopReason) -> str:
+    """What to try after a solver stopped for ``reason``."""
+    if reason in (StopReason.DIVERGED, StopReason.NON_FINITE):
+        return (
+            "Use a smaller learning_rate (solver='gd'), or a solver that adapts its step "
+            "('newton', 'gd-optimal', 'lbfgs'); check the data for extreme values."
+        )
+    return (
+        "Increase max_iter, loosen tol, or try another solver; check the data for extreme values."
     )
+
+
+def _subset(design: Design, kept: list[int]) -> Design:
+    return inference.subset_design(design, kept)
 
 
 class GLM(RegressorMixin, _BaseGLM):
@@ -456,6 +682,21 @@ class GLM(RegressorMixin, _BaseGLM):
         Rows with NaN or inf: raise an error naming the columns, or drop them (``n_dropped_``).
     on_rank_deficient : {"raise", "drop"}, default="raise"
         Aliased columns: raise an error naming them, or drop them as R does (coefficients NaN).
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
+        Covariance of the coefficients behind ``cov_params_``, standard errors, intervals and
+        Wald tests: the inverse information times the dispersion, a sandwich estimator as R's
+        ``sandwich::vcovHC`` defines it for a glm, or one-way cluster-robust with the labels
+        passed as ``fit(..., groups=...)`` (statsmodels' default small-sample factor
+        G/(G-1) (n-1)/(n-p)). Definitions in :mod:`newtonglm.robust`; ``with_cov`` switches
+        without refitting.
+    scale : {None, "X2", "dev"} or float, default=None
+        Dispersion φ: None is the family's own (1 for binomial and Poisson, the Pearson
+        estimate for Gaussian); "X2" estimates it as Pearson χ² / df_resid and "dev" as
+        deviance / df_resid (the quasi-binomial / quasi-Poisson fits; the coefficients do not
+        change, standard errors scale by √φ); a number fixes it.
+    information : {"expected", "observed"}, default="expected"
+        Information matrix inverted for the covariance (and the bread of a sandwich). The two
+        differ only for non-canonical links (probit, cloglog); "expected" is R's choice.
     verbose : int, default=0
         When positive, write one line per iteration to standard error.
 
@@ -472,7 +713,10 @@ class GLM(RegressorMixin, _BaseGLM):
     df_model_, df_resid_ : int
         Model and residual degrees of freedom.
     cov_params_ : pandas.DataFrame
-        Covariance of all coefficients (inverse Fisher information × scale).
+        Covariance of all coefficients, as chosen by ``cov_type`` (by default the inverse
+        Fisher information × scale).
+    scale_ : float
+        Dispersion used.
     n_iter_ : int
         Iterations taken. ``converged_`` : bool, whether the tolerance was met.
     convergence_order_, convergence_rate_ : float
@@ -493,6 +737,9 @@ class GLM(RegressorMixin, _BaseGLM):
         learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
+        cov_type: str = "nonrobust",
+        scale: str | float | None = None,
+        information: str = "expected",
         verbose: int = 0,
     ) -> None:
         self.family = family
@@ -505,14 +752,17 @@ class GLM(RegressorMixin, _BaseGLM):
         self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
+        self.cov_type = cov_type
+        self.scale = scale
+        self.information = information
         self.verbose = verbose
 
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
-    def predict(self, X: Any, offset: Any = None) -> FloatArray:
-        """Predicted mean mu for new data."""
-        return self.predict_mean(X, offset)
+    def predict(self, X: Any, offset: Any = None, kind: str = "mean") -> FloatArray:
+        """Predicted mean mu (``kind="mean"``) or linear predictor eta (``"linear"``)."""
+        return self._predict_kind(X, offset, kind)
 
     score = _BaseGLM.score  # deviance explained, not RegressorMixin's R²
 
@@ -521,7 +771,8 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
     """Binomial GLM as a classifier (logit link by default), fitted by Newton / IRLS.
 
     Any response with exactly two classes works; ``classes_[1]`` is the "positive" class whose
-    probability the model describes. Parameters are those of :class:`GLM` without ``family``.
+    probability the model describes. Parameters are those of :class:`GLM` without ``family``
+    (``cov_type``, ``scale`` and ``information`` included).
     """
 
     def __init__(
@@ -536,6 +787,9 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
+        cov_type: str = "nonrobust",
+        scale: str | float | None = None,
+        information: str = "expected",
         verbose: int = 0,
     ) -> None:
         self.link = link
@@ -547,6 +801,9 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
+        self.cov_type = cov_type
+        self.scale = scale
+        self.information = information
         self.verbose = verbose
 
     def _family(self) -> Family:
@@ -594,7 +851,12 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any, offset: Any = None) -> np.ndarray:
-        """Predicted class labels (``classes_[1]`` where its probability exceeds 0.5)."""
+        """Predicted class labels (``classes_[1]`` where its probability exceeds 0.5).
+
+        A classifier's ``predict`` gives labels; the probability is ``predict_mean`` (or
+        ``predict_proba``), the log-odds ``predict_linear`` (``decision_function``), and
+        ``predict_interval`` gives both with standard errors and confidence intervals.
+        """
         p = self.predict_mean(X, offset)
         return np.asarray(self.classes_[(p > 0.5).astype(int)])
 
@@ -628,6 +890,9 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
+        cov_type: str = "nonrobust",
+        scale: str | float | None = None,
+        information: str = "expected",
         verbose: int = 0,
     ) -> None:
         self.formula = formula
@@ -638,14 +903,20 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
+        self.cov_type = cov_type
+        self.scale = scale
+        self.information = information
         self.verbose = verbose
 
     def _family(self) -> Family:
         return get_family("poisson")
 
-    def predict(self, X: Any, offset: Any = None) -> FloatArray:
-        """Predicted mean count for new data (``offset`` e.g. log exposure)."""
-        return self.predict_mean(X, offset)
+    def predict(self, X: Any, offset: Any = None, kind: str = "mean") -> FloatArray:
+        """Predicted mean count (``kind="mean"``) or log-mean (``"linear"``) for new data.
+
+        ``offset`` is e.g. the log exposure of the new rows.
+        """
+        return self._predict_kind(X, offset, kind)
 
     score = _BaseGLM.score  # deviance explained, as scikit-learn's PoissonRegressor scores
 

@@ -14,12 +14,15 @@ __all__ = [
     "ConvergenceWarning",
     "EmptyDataError",
     "FormulaError",
+    "HypothesisError",
+    "InvalidGroupsError",
     "InvalidInputError",
     "InvalidParameterError",
     "InvalidResponseError",
     "InvalidWeightsError",
     "MissingValueError",
     "NewtonGLMError",
+    "NonNestedModelsError",
     "PerfectSeparationWarning",
     "RankDeficientError",
     "RankDeficientWarning",
@@ -70,6 +73,18 @@ class UnseenLevelError(InvalidInputError):
 
 class RankDeficientError(InvalidInputError):
     """The design matrix has linearly dependent (aliased) columns."""
+
+
+class InvalidGroupsError(InvalidInputError):
+    """Cluster labels for ``cov_type='cluster'`` are missing, misaligned or too few."""
+
+
+class HypothesisError(InvalidInputError):
+    """A Wald hypothesis cannot be parsed, names unknown terms, or is redundant."""
+
+
+class NonNestedModelsError(InvalidInputError):
+    """Models passed to a likelihood-ratio test or ``anova`` are not nested on the same data."""
 
 
 class ConvergenceWarning(_SklearnConvergenceWarning, RuntimeWarning):

@@ -21,6 +21,8 @@ from .links import IdentityLink, Link, LogitLink, LogLink, get_link
 __all__ = ["Binomial", "Family", "Gaussian", "Poisson", "get_family"]
 
 _EPS = float(np.finfo(np.float64).eps)
+#: Complete beta function B(2/3, 2/3), which turns scipy's regularised betainc into B(a, b; x).
+_BETA_23 = float(special.beta(2.0 / 3.0, 2.0 / 3.0))
 
 
 def _first_row(mask: np.ndarray) -> int:
@@ -60,6 +62,18 @@ class Family:
 
     def variance(self, mu: FloatArray) -> FloatArray:
         """Variance function V(mu)."""
+        raise NotImplementedError
+
+    def variance_derivative(self, mu: FloatArray) -> FloatArray:
+        """Derivative of the variance function, V'(mu) (for the observed information)."""
+        raise NotImplementedError
+
+    def anscombe_transform(self, mu: FloatArray) -> FloatArray:
+        """Anscombe's transform A(mu) = ∫ V(t)^(-1/3) dt, which makes y nearly normal.
+
+        The Anscombe residual is ``(A(y) - A(mu)) / (A'(mu) sqrt(V(mu) / w))``
+        ``= sqrt(w) (A(y) - A(mu)) / V(mu)^(1/6)`` (McCullagh & Nelder, section 2.4.2).
+        """
         raise NotImplementedError
 
     def unit_deviance(
@@ -113,6 +127,13 @@ class Binomial(Family):
 
     def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
         return mu * (1.0 - mu)
+
+    def variance_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return 1.0 - 2.0 * mu
+
+    def anscombe_transform(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        # ∫₀^mu t^(-1/3) (1 - t)^(-1/3) dt, the unregularised incomplete beta B(2/3, 2/3; mu).
+        return np.asarray(special.betainc(2.0 / 3.0, 2.0 / 3.0, mu) * _BETA_23)
 
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
@@ -177,6 +198,12 @@ class Poisson(Family):
     def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
         return mu
 
+    def variance_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.ones_like(mu, dtype=np.float64)
+
+    def anscombe_transform(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.asarray(1.5 * np.power(mu, 2.0 / 3.0))
+
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
@@ -220,6 +247,12 @@ class Gaussian(Family):
 
     def variance(self, mu: FloatArray) -> FloatArray:  # noqa: D102
         return np.ones_like(mu)
+
+    def variance_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.zeros_like(mu, dtype=np.float64)
+
+    def anscombe_transform(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.asarray(mu, dtype=np.float64)
 
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None

@@ -1,9 +1,10 @@
 """Link functions g(mu) = eta and their inverses, as small frozen, picklable objects.
 
-Each link gives ``link(mu)`` (g), ``inverse(eta)`` (g⁻¹), ``derivative(mu)`` (dη/dμ = g'(μ)) and
-``inverse_derivative(eta)`` (dμ/dη). The inverses are written to stay finite for any finite eta:
-``expit`` rather than ``1 / (1 + exp(-eta))``, ``-expm1(-exp(eta))`` for cloglog, and exp clipped
-below the float64 overflow threshold for the log link.
+Each link gives ``link(mu)`` (g), ``inverse(eta)`` (g⁻¹), ``derivative(mu)`` (dη/dμ = g'(μ)),
+``inverse_derivative(eta)`` (dμ/dη) and ``second_derivative(mu)`` (d²η/dμ² = g''(μ), for the
+observed information of a non-canonical link). The inverses are written to stay finite for any
+finite eta: ``expit`` rather than ``1 / (1 + exp(-eta))``, ``-expm1(-exp(eta))`` for cloglog, and
+exp clipped below the float64 overflow threshold for the log link.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class Link:
         """dμ/dη = 1 / g'(g⁻¹(eta))."""
         raise NotImplementedError
 
+    def second_derivative(self, mu: FloatArray) -> FloatArray:
+        """d²η/dμ² = g''(mu)."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -76,6 +81,11 @@ class LogitLink(Link):
         # mu (1 - mu) without cancellation for large |eta|.
         return special.expit(eta) * special.expit(-eta)
 
+    def second_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        # g' = 1 / (mu (1 - mu)), so g'' = (2 mu - 1) / (mu (1 - mu))².
+        v = mu * (1.0 - mu)
+        return (2.0 * mu - 1.0) / (v * v)
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ProbitLink(Link):
@@ -94,6 +104,12 @@ class ProbitLink(Link):
 
     def inverse_derivative(self, eta: FloatArray) -> FloatArray:  # noqa: D102
         return np.exp(-0.5 * eta * eta) / _SQRT_2PI
+
+    def second_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        # g' = 1 / φ(η) with η = Φ⁻¹(mu), and φ'(η) = -η φ(η), so g'' = η / φ(η)².
+        eta = special.ndtri(mu)
+        phi = self.inverse_derivative(eta)
+        return np.asarray(eta / (phi * phi))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -116,6 +132,12 @@ class CLogLogLink(Link):
         eta = np.minimum(eta, _MAX_EXP)
         return np.exp(eta - np.exp(eta))
 
+    def second_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        # g' = -1 / ((1 - mu) L) with L = log(1 - mu); d[(1 - mu) L]/dmu = -(1 + L).
+        log1m = np.log1p(-mu)
+        d = (1.0 - mu) * log1m
+        return -(1.0 + log1m) / (d * d)
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class LogLink(Link):
@@ -135,6 +157,9 @@ class LogLink(Link):
     def inverse_derivative(self, eta: FloatArray) -> FloatArray:  # noqa: D102
         return np.exp(np.minimum(eta, _MAX_EXP))
 
+    def second_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return -1.0 / (mu * mu)
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class IdentityLink(Link):
@@ -153,6 +178,9 @@ class IdentityLink(Link):
 
     def inverse_derivative(self, eta: FloatArray) -> FloatArray:  # noqa: D102
         return np.ones_like(eta, dtype=np.float64)
+
+    def second_derivative(self, mu: FloatArray) -> FloatArray:  # noqa: D102
+        return np.zeros_like(mu, dtype=np.float64)
 
 
 _LINKS: dict[str, type[Link]] = {

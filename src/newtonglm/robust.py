@@ -1,0 +1,234 @@
+"""Covariance of the coefficients: model-based, sandwich (HC0–HC3) and one-way cluster-robust.
+
+With the bread ``B = I⁻¹`` (inverse expected or observed information at scale 1) and the per-row
+score factor ``s_i = w_i (y_i - μ_i) (dμ/dη)_i / V(μ_i)`` (row i's score is ``s_i x_i``), the
+sandwich is ``c · B (Σ_i u_i² x_i x_iᵀ) B``, as R's ``sandwich::vcovHC`` defines it for a glm:
+
+============  ===================================  =====================================
+cov_type      u_i                                  c
+============  ===================================  =====================================
+HC0           s_i                                  1
+HC1           s_i                                  n / (n - p)
+HC2           s_i / √(1 - h_i)                     1
+HC3           s_i / (1 - h_i)                      1
+cluster       group sums S_g = Σ_{i∈g} s_i x_i     G / (G - 1) · (n - 1) / (n - p)
+============  ===================================  =====================================
+
+with n the observations of positive weight, p the fitted coefficients, h_i the leverage of the
+IRLS weighted design (:func:`newtonglm.residuals.leverage`) and G the number of clusters; the
+cluster meat is ``Σ_g S_g S_gᵀ`` and its factor statsmodels' default (``use_correction=True``),
+the same as Stata's and ``sandwich::vcovCL(type="HC1")``. The dispersion cancels out of every
+sandwich, so it is the same whatever ``scale`` the model uses. At convergence the sandwich with
+the expected-information bread equals the heteroskedasticity-robust covariance of the final IRLS
+weighted least-squares problem, which is how the tests check HC1–HC3.
+
+The observed information, for a non-canonical link, weights row i by
+``W_i (1 + (y_i - μ_i) (V g'' + V' g') / (V g'))`` instead of ``W_i`` (statsmodels'
+``hessian_factor(observed=True)``); for a canonical link it equals the expected information.
+Every matrix here comes from blocked passes over X; nothing n × n is formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import linalg
+
+from . import kernel
+from ._typing import FloatArray
+from .design import Design
+from .exceptions import InvalidGroupsError
+from .families import Family
+from .residuals import RowFit, leverage, row_fit
+
+__all__ = [
+    "COV_TYPES",
+    "INFORMATION_KINDS",
+    "CovType",
+    "Information",
+    "RobustCov",
+    "cluster_codes",
+    "covariance",
+    "inverse",
+    "observed_information",
+    "weighted_gram",
+]
+
+CovType = Literal["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"]
+Information = Literal["expected", "observed"]
+#: Accepted values of ``cov_type=``.
+COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
+#: Accepted values of ``information=``.
+INFORMATION_KINDS: tuple[str, ...] = ("expected", "observed")
+
+
+@dataclass(frozen=True, slots=True)
+class RobustCov:
+    """A covariance matrix on the fitted columns and what it took."""
+
+    #: Covariance of the fitted coefficients, shape (p, p).
+    cov: FloatArray
+    #: Number of clusters (``cov_type='cluster'`` only).
+    n_groups: int | None = None
+
+
+def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.ndarray:
+    """Cluster labels (any hashable values), one per fitted row → integer codes 0 .. G-1.
+
+    ``n_dropped`` (rows removed by ``missing='drop'``) only sharpens the error message when
+    the labels were given for the rows before dropping.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise InvalidGroupsError(
+            f"groups must be one label per row (one-way clustering); got shape {labels.shape}."
+        )
+    if labels.shape[0] != n_rows:
+        if n_dropped and labels.shape[0] == n_rows + n_dropped:
+            raise InvalidGroupsError(
+                f"missing='drop' removed {n_dropped} rows, so the {labels.shape[0]} cluster "
+                f"labels no longer line up with the {n_rows} rows fitted; drop the incomplete "
+                "rows before fitting, or pass labels for the rows kept."
+            )
+        raise InvalidGroupsError(
+            f"groups has {labels.shape[0]} labels but the model has {n_rows} rows; pass one "
+            "cluster label per row."
+        )
+    codes, _ = pd.factorize(pd.Series(labels), sort=True)
+    missing = codes < 0
+    if missing.any():
+        raise InvalidGroupsError(
+            f"groups has {int(missing.sum())} missing labels (first at row "
+            f"{int(np.flatnonzero(missing)[0])}); every row needs a cluster label."
+        )
+    return np.asarray(codes, dtype=np.intp)
+
+
+def weighted_gram(X: FloatArray, weights: FloatArray) -> FloatArray:
+    """Xᵀ diag(weights) X in one blocked pass; weights may be negative (observed information)."""
+    n, d = X.shape
+    out = np.zeros((d, d))
+    for rows in kernel.block_slices(n, d):
+        xb = X[rows]
+        out += xb.T @ (xb * weights[rows][:, None])
+    return np.asarray(0.5 * (out + out.T))
+
+
+def inverse(information: FloatArray) -> FloatArray:
+    """Inverse of a symmetric positive-definite matrix by Cholesky; NaN when it is not."""
+    d = information.shape[0]
+    try:
+        return np.asarray(linalg.cho_solve(linalg.cho_factor(information), np.eye(d)))
+    except (linalg.LinAlgError, ValueError):
+        return np.full((d, d), np.nan)
+
+
+def observed_information(
+    family: Family, design: Design, rows: RowFit, fisher: FloatArray
+) -> FloatArray:
+    """Observed information (minus the Hessian of the log-likelihood at scale 1).
+
+    Equal to the expected information ``fisher`` for a canonical link (returned as is).
+    """
+    if family.is_canonical:
+        return fisher
+    link, mu = family.link, rows.mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        var = rows.variance
+        gprime = link.derivative(mu)
+        curvature = var * link.second_derivative(mu) + family.variance_derivative(mu) * gprime
+        factor = 1.0 + (rows.y - mu) * curvature / (var * gprime)
+        weights = np.where(rows.weights > 0, rows.work_weights * factor, 0.0)
+    return weighted_gram(design.X, weights)
+
+
+def _group_sums(X: FloatArray, score: FloatArray, codes: np.ndarray, n_groups: int) -> FloatArray:
+    n, d = X.shape
+    sums = np.zeros((n_groups, d))
+    for rows in kernel.block_slices(n, d):
+        np.add.at(sums, codes[rows], X[rows] * score[rows][:, None])
+    return sums
+
+
+def covariance(
+    family: Family,
+    design: Design,
+    coef: FloatArray,
+    fisher: FloatArray,
+    *,
+    cov_type: str = "nonrobust",
+    information: str = "expected",
+    scale: float = 1.0,
+    groups: np.ndarray | None = None,
+) -> RobustCov:
+    """Covariance of the fitted coefficients.
+
+    Parameters
+    ----------
+    family : Family
+        Family with its link.
+    design : Design
+        The design on the fitted (non-aliased) columns.
+    coef : ndarray of shape (p,)
+        Coefficients at the solution, on those columns.
+    fisher : ndarray of shape (p, p)
+        Expected information Xᵀ W X at the solution (scale 1).
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
+        ``"nonrobust"`` is ``scale · I⁻¹``; the others are sandwiches (module docstring).
+    information : {"expected", "observed"}, default="expected"
+        Which information matrix is inverted (the bread of a sandwich).
+    scale : float, default=1.0
+        Dispersion φ (used by ``"nonrobust"`` only).
+    groups : ndarray of int of shape (n_samples,), optional
+        Cluster codes ``0 .. G-1`` per row, for ``cov_type="cluster"``.
+
+    Returns
+    -------
+    RobustCov
+    """
+    canonical_or_expected = information == "expected" or family.is_canonical
+    if cov_type == "nonrobust" and canonical_or_expected:
+        return RobustCov(cov=inverse(fisher) * scale)  # no pass over X needed
+    rows = row_fit(family, design, coef)
+    info = fisher if canonical_or_expected else observed_information(family, design, rows, fisher)
+    bread = inverse(info)
+    if cov_type == "nonrobust":
+        return RobustCov(cov=bread * scale)
+    X = design.X
+    n_obs, p = design.n_obs, X.shape[1]
+    score = rows.score_factor
+    n_groups = None
+    if cov_type == "cluster":
+        if groups is None:
+            raise InvalidGroupsError(
+                "cov_type='cluster' needs cluster labels: pass groups= to fit() or with_cov()."
+            )
+        n_codes = int(groups.max()) + 1 if groups.size else 0
+        n_groups = int(np.unique(groups[design.weights > 0]).size)
+        if n_groups < 2:
+            raise InvalidGroupsError(
+                f"cov_type='cluster' needs at least 2 clusters among the rows with positive "
+                f"weight; groups has {n_groups}."
+            )
+        sums = _group_sums(X, score, groups, n_codes)
+        meat = sums.T @ sums
+        factor = n_groups / (n_groups - 1.0) * (n_obs - 1.0) / (n_obs - p)
+    else:
+        u2 = score * score
+        factor = 1.0
+        if cov_type in ("HC2", "HC3"):
+            h = leverage(X, rows.work_weights, fisher)
+            power = 1.0 if cov_type == "HC2" else 2.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # Rows with no score (zero weight, or y == mu) add nothing even at h = 1.
+                u2 = np.where(u2 == 0.0, 0.0, u2 / (1.0 - h) ** power)
+        elif cov_type == "HC1":
+            factor = n_obs / (n_obs - p)
+        meat = weighted_gram(X, u2)
+    cov = factor * (bread @ meat @ bread)
+    return RobustCov(cov=np.asarray(0.5 * (cov + cov.T)), n_groups=n_groups)
