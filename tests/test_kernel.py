@@ -11,6 +11,7 @@ from newtonglm import kernel, rank
 from newtonglm.design import Design, finalize
 from newtonglm.families import Binomial, Family, Poisson
 from newtonglm.links import CLogLogLink, LogitLink, LogLink, ProbitLink
+from newtonglm.matrix import DenseMatrix
 from newtonglm.objective import GLMObjective
 
 # Tolerances, stated once; vectors and matrices are compared in norm (‖a - b‖ ≤ rtol ‖b‖).
@@ -306,3 +307,96 @@ def test_objective_initial_coef_is_finite(case: str) -> None:
     assert coef0.shape == (objective.n_features,)
     assert np.isfinite(coef0).all()
     assert np.isfinite(objective.deviance(coef0))
+
+
+# -- layouts: the user's array used as it is, intercept implicit -----------------------------
+
+
+def _layouts(X: np.ndarray) -> dict[str, DenseMatrix]:
+    """The same intercept-first matrix in every layout the kernel accepts without copying."""
+    raw = X[:, 1:]
+    wide = np.asfortranarray(np.column_stack([raw, raw[:, :1]]))
+    return {
+        "explicit-F": DenseMatrix(np.asfortranarray(X)),
+        "explicit-C": DenseMatrix(np.ascontiguousarray(X)),
+        "implicit-F": DenseMatrix(np.asfortranarray(raw), intercept=True),
+        "implicit-C": DenseMatrix(np.ascontiguousarray(raw), intercept=True),
+        # A Fortran column slice (e.g. a formula matrix without its first column).
+        "implicit-F-slice": DenseMatrix(wide[:, :-1], intercept=True),
+    }
+
+
+def _direct_sums(family: Family, X: np.ndarray, y, w, offset, coef) -> tuple[np.ndarray, ...]:
+    """Score and Fisher information straight from their definitions, with whole arrays."""
+    eta = X @ coef + offset
+    mu = family.clip_mu(family.link.inverse(eta))
+    var = family.variance(mu)
+    dmu = var if family.is_canonical else family.link.inverse_derivative(eta)
+    score = X.T @ (w * dmu * (y - mu) / var)
+    fisher = X.T @ ((w * dmu * dmu / var)[:, None] * X)
+    return score, fisher
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+@pytest.mark.parametrize(
+    "layout", ["explicit-F", "explicit-C", "implicit-F", "implicit-C", "implicit-F-slice"]
+)
+def test_pass_sums_every_layout_matches_direct_formula(
+    case: str, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    family = FAMILY_CASES[case]
+    X, y, w, offset = _simulate(family, 2500)
+    coef = _coef_off_optimum()
+    monkeypatch.setattr(kernel, "block_rows", lambda n_features: 1000)  # 3 blocks, last short
+    M = _layouts(X)[layout]
+    assert M.shape == X.shape
+    np.testing.assert_array_equal(np.asarray(M), X)
+    sums = kernel.pass_sums(M, y, w, offset, coef, family, keep_weights=True)
+    score, fisher = _direct_sums(family, X, y, w, offset, coef)
+    _assert_close(sums.score, score, RTOL_SUMS)
+    _assert_close(sums.fisher, fisher, RTOL_SUMS)
+    reference = kernel.pass_sums(np.asfortranarray(X), y, w, offset, coef, family)
+    assert sums.deviance == pytest.approx(reference.deviance, rel=RTOL_SUMS)
+    assert sums.pearson_chi2 == pytest.approx(reference.pearson_chi2, rel=RTOL_SUMS)
+    v = np.random.default_rng(3).normal(size=(X.shape[1], 2))
+    _assert_close(kernel.hessp_pass(M, sums.work_weights, v), fisher @ v, RTOL_SUMS)
+    z = np.random.default_rng(4).normal(size=X.shape[0])
+    gram, rhs = kernel.wls_sums(M, w, z)
+    _assert_close(gram, X.T @ (w[:, None] * X), RTOL_SUMS)
+    _assert_close(rhs, X.T @ (w * z), RTOL_SUMS)
+    _assert_close(kernel.r_factor(M).T @ kernel.r_factor(M), X.T @ X, RTOL_QR)
+
+
+def test_score_only_pass_matches_full_pass() -> None:
+    family = FAMILY_CASES["binomial-probit"]
+    X, y, w, offset = _simulate(family, 700)
+    M = DenseMatrix(np.ascontiguousarray(X[:, 1:]), intercept=True)
+    coef = _coef_off_optimum()
+    full = kernel.pass_sums(M, y, w, offset, coef, family)
+    score_only = kernel.pass_sums(M, y, w, offset, coef, family, fisher=False)
+    assert score_only.fisher is None
+    _assert_close(score_only.score, full.score, RTOL_SUMS)
+
+
+def test_saturated_logit_rows_keep_their_score() -> None:
+    # At |eta| ~ 40 mu is clipped and mu' underflows; the score of such a row must stay
+    # w (y - mu) (a canonical link), not collapse to 0.
+    family = FAMILY_CASES["binomial-logit"]
+    X = np.array([[1.0, 40.0], [1.0, -40.0], [1.0, 0.5]])
+    y = np.array([0.0, 1.0, 1.0])
+    w = np.ones(3)
+    sums = kernel.pass_sums(X, y, w, None, np.array([0.0, 1.0]), family)
+    mu = family.clip_mu(family.link.inverse(X @ np.array([0.0, 1.0])))
+    _assert_close(sums.score, X.T @ (y - mu), RTOL_SUMS)
+    assert sums.n_boundary == 2
+
+
+def test_fit_does_not_copy_a_float64_array() -> None:
+    rng = np.random.default_rng(0)
+    for X in (rng.normal(size=(200, 3)), np.asfortranarray(rng.normal(size=(200, 3)))):
+        y = rng.binomial(1, 0.5, size=200).astype(float)
+        design = finalize(
+            X, y, ["intercept", "a", "b", "c"], intercept_index=0, implicit_intercept=True
+        )
+        assert design.X.data is X
+        assert design.X.shape == (200, 4)

@@ -20,6 +20,7 @@ from .exceptions import (
     MissingValueError,
     ShapeMismatchError,
 )
+from .matrix import DenseMatrix, as_matrix
 
 __all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
 
@@ -28,8 +29,9 @@ __all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
 class Design:
     """Validated inputs of one fit; every array has the same number of rows."""
 
-    #: Design matrix, float64, Fortran-ordered, intercept column included when fitted.
-    X: FloatArray
+    #: Design matrix (the user's float64 array, not copied; the intercept column, when fitted,
+    #: may be implicit): array-like for ``shape``, ``X @ coef``, ``X[rows]``, ``np.asarray``.
+    X: DenseMatrix
     #: Response (for binomial: 0/1 or proportions).
     y: FloatArray
     #: Prior weights (ones when none were given).
@@ -68,8 +70,17 @@ def as_vector(values: object, name: str) -> FloatArray:
 
 def nonfinite_rows(values: FloatArray) -> BoolArray:
     """Boolean mask of rows holding NaN or ±inf (any column for a matrix)."""
-    bad = ~np.isfinite(values)
-    return np.asarray(bad.any(axis=1) if bad.ndim == 2 else bad, dtype=bool)
+    if values.ndim == 2:
+        # A row sum is non-finite whenever the row holds NaN or inf (and, rarely, when finite
+        # values overflow); only those candidate rows are checked element by element, so no
+        # n × d temporary is made.
+        with np.errstate(over="ignore", invalid="ignore"):
+            candidates = np.flatnonzero(~np.isfinite(values.sum(axis=1)))
+        bad = np.zeros(values.shape[0], dtype=bool)
+        if candidates.size:
+            bad[candidates] = ~np.isfinite(values[candidates]).all(axis=1)
+        return bad
+    return np.asarray(~np.isfinite(values), dtype=bool)
 
 
 def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
@@ -90,6 +101,7 @@ def finalize(
     response_name: str = "y",
     missing: str = "raise",
     n_dropped: int = 0,
+    implicit_intercept: bool = False,
 ) -> Design:
     """Check lengths, finiteness and weights; apply the missing-value policy; return a Design.
 
@@ -111,11 +123,16 @@ def finalize(
         What to do with rows holding NaN or inf.
     n_dropped : int, default=0
         Rows already dropped upstream (formula path).
+    implicit_intercept : bool, default=False
+        X lacks the intercept column, which is then implicit at ``intercept_index == 0``
+        (``names`` includes it): X is used as it is, not copied.
 
     Returns
     -------
     Design
     """
+    if implicit_intercept and intercept_index != 0:
+        raise ValueError("an implicit intercept must be column 0")
     n = X.shape[0]
     if n == 0:
         raise EmptyDataError("cannot fit a model to 0 rows; X is empty.")
@@ -151,7 +168,10 @@ def finalize(
         else:
             parts = []
             if not np.isfinite(X).all():
-                parts.append("X columns " + _describe_nonfinite(X, names))
+                parts.append(
+                    "X columns "
+                    + _describe_nonfinite(X, names[1:] if implicit_intercept else names)
+                )
             for label, arr in arrays.items():
                 k = int((~np.isfinite(arr)).sum())
                 if k:
@@ -177,7 +197,7 @@ def finalize(
                 "positive weight."
             )
     return Design(
-        X=np.asfortranarray(X, dtype=np.float64),
+        X=as_matrix(X, intercept=implicit_intercept),
         y=np.ascontiguousarray(y, dtype=np.float64),
         weights=np.ascontiguousarray(weights, dtype=np.float64),
         offset=None if offs is None else np.ascontiguousarray(offs, dtype=np.float64),

@@ -41,6 +41,7 @@ from .exceptions import (
     RankDeficientWarning,
 )
 from .families import Binomial, Family, Poisson, get_family
+from .matrix import as_matrix
 from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
 from .solvers import SOLVERS, IterationRecord, StopReason, StopRule, get_solver
@@ -180,8 +181,8 @@ class _BaseGLM(BaseEstimator):
         )
         y = self._encode_y(y, "y")
         if self.fit_intercept:
-            X = np.column_stack([np.ones(X.shape[0]), X])
             names = ["intercept", *names]
+        # The intercept column stays implicit: X is used as validated, never copied.
         return finalize(
             X,
             y,
@@ -190,6 +191,7 @@ class _BaseGLM(BaseEstimator):
             offset=offset,
             intercept_index=0 if self.fit_intercept else None,
             missing=self.missing,
+            implicit_intercept=bool(self.fit_intercept),
         )
 
     # -- fit ----------------------------------------------------------------------------
@@ -248,7 +250,7 @@ class _BaseGLM(BaseEstimator):
         self.separation_ = None
         if isinstance(family, Binomial) and (result.final.n_boundary > 0 or not converged):
             self.separation_ = separating_columns(
-                fit_design.X,
+                np.asarray(fit_design.X),
                 fit_design.y,
                 fit_design.weights,
                 fit_design.names,
@@ -370,7 +372,7 @@ class _BaseGLM(BaseEstimator):
         # Near or exact collinearity: decide on a QR of X itself (one more pass), as R does.
         self._rank_passes = 1
         positive = design.weights > 0
-        X = design.X if positive.all() else design.X[positive]
+        X = design.X if positive.all() else design.X.select_rows(positive)
         aliased = rank.aliased_columns(kernel.r_factor(X))
         if not aliased:
             return list(range(d))
@@ -430,8 +432,7 @@ class _BaseGLM(BaseEstimator):
                     f"X contains NaN or inf in {int(nonfinite_rows(Xd).sum())} of "
                     f"{Xd.shape[0]} rows; predictions need complete rows."
                 )
-            if self._intercept_index is not None:
-                Xd = np.column_stack([np.ones(Xd.shape[0]), Xd])
+            Xd = as_matrix(Xd, intercept=self._intercept_index is not None)  # type: ignore[assignment]
             offs = None if offset is None else as_vector(offset, "offset")
         if offs is not None and offs.shape[0] != Xd.shape[0]:
             raise MissingValueError(f"offset has {offs.shape[0]} rows but X has {Xd.shape[0]}.")
@@ -483,7 +484,7 @@ class _BaseGLM(BaseEstimator):
         inference.check_alpha(alpha)
         Xd, offs = self._new_design(X, offset)
         kept = list(self._kept)
-        Xk = Xd if len(kept) == Xd.shape[1] else np.asfortranarray(Xd[:, kept])
+        Xk = np.asarray(Xd) if len(kept) == Xd.shape[1] else np.asfortranarray(Xd[:, kept])
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(Xd.shape[0])
         return inference.prediction_frame(
             self.inference_, kept, self.family_.link, Xk, offs, alpha, index

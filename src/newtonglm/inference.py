@@ -29,6 +29,7 @@ from .design import Design
 from .exceptions import InvalidParameterError
 from .families import Family, Poisson
 from .links import Link
+from .matrix import DenseMatrix
 from .objective import Evaluation, GLMObjective
 from .solvers import NewtonSolver, StopRule
 
@@ -213,7 +214,7 @@ def null_deviance(family: Family, design: Design, stop: StopRule) -> float:
         mu = np.full_like(y, float(w @ y) / float(w.sum()))
         return family.deviance(y, mu, w)
     ones = Design(
-        X=np.ones((y.shape[0], 1), order="F"),
+        X=DenseMatrix(np.empty((y.shape[0], 0)), intercept=True),
         y=y,
         weights=w,
         offset=offset,
@@ -234,7 +235,7 @@ def subset_design(design: Design, kept: Sequence[int]) -> Design:
         return design
     index = design.intercept_index
     return Design(
-        X=np.asfortranarray(design.X[:, kept]),
+        X=design.X.take_columns(kept),
         y=design.y,
         weights=design.weights,
         offset=design.offset,
@@ -306,7 +307,7 @@ def compute(
             # divided by φ, the binomial one is not (R reports no likelihood for either).
             llf /= scale
     else:
-        eta = design.X[:, kept] @ final.coef
+        eta = design.X.take_columns(kept) @ final.coef
         if design.offset is not None:
             eta = eta + design.offset
         llf = family.loglik(design.y, family.link.inverse(eta), design.weights)

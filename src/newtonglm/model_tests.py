@@ -298,7 +298,7 @@ def _check_nested(small: Any, large: Any, label: str) -> None:
             f"{label}: the models are not nested: term(s) {extra} of the smaller model are not "
             f"in the larger one (its terms: {names_l})."
         )
-    xs, xl = small._fit_design.X, large._fit_design.X
+    xs, xl = np.asarray(small._fit_design.X), np.asarray(large._fit_design.X)
     pos_s = {n: j for j, n in enumerate(small.term_names_)}
     pos_l = {n: j for j, n in enumerate(large.term_names_)}
     differ = [

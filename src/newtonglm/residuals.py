@@ -31,6 +31,7 @@ from ._typing import FloatArray
 from .design import Design
 from .exceptions import InvalidParameterError
 from .families import Family
+from .matrix import DenseMatrix
 
 __all__ = [
     "INFLUENCE_COLUMNS",
@@ -108,7 +109,9 @@ def _cholesky(fisher: FloatArray) -> tuple[FloatArray, bool] | None:
         return None
 
 
-def leverage(X: FloatArray, work_weights: FloatArray, fisher: FloatArray) -> FloatArray:
+def leverage(
+    X: FloatArray | DenseMatrix, work_weights: FloatArray, fisher: FloatArray
+) -> FloatArray:
     """Hat values h_i = W_i x_iᵀ (Xᵀ W X)⁻¹ x_i, one block of rows at a time.
 
     Parameters

@@ -42,6 +42,7 @@ from ._typing import FloatArray
 from .design import Design
 from .exceptions import InvalidGroupsError
 from .families import Family
+from .matrix import DenseMatrix
 from .residuals import RowFit, leverage, row_fit
 
 __all__ = [
@@ -109,7 +110,7 @@ def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.nda
     return np.asarray(codes, dtype=np.intp)
 
 
-def weighted_gram(X: FloatArray, weights: FloatArray) -> FloatArray:
+def weighted_gram(X: FloatArray | DenseMatrix, weights: FloatArray) -> FloatArray:
     """Xᵀ diag(weights) X in one blocked pass; weights may be negative (observed information)."""
     n, d = X.shape
     out = np.zeros((d, d))
@@ -147,7 +148,9 @@ def observed_information(
     return weighted_gram(design.X, weights)
 
 
-def _group_sums(X: FloatArray, score: FloatArray, codes: np.ndarray, n_groups: int) -> FloatArray:
+def _group_sums(
+    X: FloatArray | DenseMatrix, score: FloatArray, codes: np.ndarray, n_groups: int
+) -> FloatArray:
     n, d = X.shape
     sums = np.zeros((n_groups, d))
     for rows in kernel.block_slices(n, d):
