@@ -194,6 +194,56 @@ class _BaseGLM(BaseEstimator):
             implicit_intercept=bool(self.fit_intercept),
         )
 
+    # -- Dask input → Design (chunks stay distributed; see dask_backend) -----------------
+    def _dask_design(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, groups: Any, family: Family
+    ) -> Design:
+        from . import dask_backend
+
+        dask_backend.check_cov(self.cov_type, self.information, family, groups)
+        if self.missing != "raise":
+            raise InvalidParameterError(
+                f"missing={self.missing!r} is not supported with Dask inputs; drop incomplete "
+                "rows first (e.g. data.dropna()) and fit with missing='raise'."
+            )
+        encode = self._encode_y if isinstance(self, ClassifierMixin) else None
+        if self.formula is not None:
+            if y is not None:
+                raise InvalidParameterError(
+                    f"with formula={self.formula!r} the response comes from the data; call "
+                    "fit(data) without y."
+                )
+            if not hasattr(X, "map_partitions"):
+                raise InvalidParameterError(
+                    f"with formula={self.formula!r} and Dask, X must be a dask.dataframe "
+                    f"DataFrame; got {type(X).__name__}."
+                )
+            built = dask_backend.from_dataframe(
+                self.formula,
+                X,
+                fit_intercept=self.fit_intercept,
+                family=family,
+                sample_weight=sample_weight,
+                offset=offset,
+                encode_y=encode,
+            )
+            self.model_spec_ = built.spec
+            self.feature_names_in_ = np.asarray(built.used, dtype=object)
+            self.n_features_in_ = len(built.used)
+            return built.design
+        self.model_spec_ = None
+        design = dask_backend.from_arrays(
+            X,
+            y,
+            sample_weight,
+            offset,
+            fit_intercept=bool(self.fit_intercept),
+            family=family,
+            encode_y=encode,
+        )
+        self.n_features_in_ = design.X.shape[1] - int(bool(self.fit_intercept))
+        return design
+
     # -- fit ----------------------------------------------------------------------------
     def fit(
         self,
@@ -226,10 +276,15 @@ class _BaseGLM(BaseEstimator):
         """
         self._check_params()
         family = self._family()
-        design = self._design(X, y, sample_weight, offset)
-        family.check_y(design.y, design.response_name)
-        self._check_design(design)
-        options = self._cov_options(self.cov_type, self._group_codes(groups, X, design))
+        distributed = _is_dask(X, y, sample_weight, offset)
+        if distributed:
+            design = self._dask_design(X, y, sample_weight, offset, groups, family)
+            options = self._cov_options(self.cov_type, None)
+        else:
+            design = self._design(X, y, sample_weight, offset)
+            family.check_y(design.y, design.response_name)
+            self._check_design(design)
+            options = self._cov_options(self.cov_type, self._group_codes(groups, X, design))
         objective = GLMObjective(family, design)
         gram, rhs = objective.initial_wls()
         kept = self._check_rank(design, gram)
@@ -248,7 +303,18 @@ class _BaseGLM(BaseEstimator):
         converged = result.converged
         notes: list[str] = []
         self.separation_ = None
-        if isinstance(family, Binomial) and (result.final.n_boundary > 0 or not converged):
+        if distributed:
+            if isinstance(family, Binomial) and result.final.n_boundary > 0:
+                # The separation check needs X on the client; on Dask only the symptom is
+                # reported (and a non-convergence warning follows, if any).
+                msg = (
+                    f"{result.final.n_boundary} fitted probabilities are numerically 0 or 1: "
+                    "the data may be (quasi-)completely separated (the separation check is not "
+                    "run on Dask inputs); look at the coefficients with large standard errors."
+                )
+                warnings.warn(msg, PerfectSeparationWarning, stacklevel=2)
+                notes.append(msg)
+        elif isinstance(family, Binomial) and (result.final.n_boundary > 0 or not converged):
             self.separation_ = separating_columns(
                 np.asarray(fit_design.X),
                 fit_design.y,
@@ -346,6 +412,10 @@ class _BaseGLM(BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         self._check_cov_params(cov_type)
+        if _is_distributed(self._fit_design.X):
+            from . import dask_backend
+
+            dask_backend.check_cov(cov_type, self.information, self.family_, groups)
         codes = self._group_codes(groups, None, self._fit_design)
         stored = codes if codes is not None else self._groups
         options = self._cov_options(cov_type, stored if cov_type == "cluster" else codes)
@@ -371,16 +441,22 @@ class _BaseGLM(BaseEstimator):
             return list(range(d))
         # Near or exact collinearity: decide on a QR of X itself (one more pass), as R does.
         self._rank_passes = 1
-        positive = design.weights > 0
-        X = design.X if positive.all() else design.X.select_rows(positive)
-        aliased = rank.aliased_columns(kernel.r_factor(X))
+        if _is_distributed(design.X):  # TSQR over the chunks' rows with positive weight
+            from . import dask_backend
+
+            r, n_rows = dask_backend.r_factor_positive(design.X)  # type: ignore[arg-type]
+        else:
+            positive = design.weights > 0
+            X = design.X if positive.all() else design.X.select_rows(positive)
+            r, n_rows = kernel.r_factor(X), X.shape[0]
+        aliased = rank.aliased_columns(r)
         if not aliased:
             return list(range(d))
         names = [design.names[j] for j in aliased]
         if self.on_rank_deficient == "raise" or len(aliased) == d:
             raise RankDeficientError(
                 f"the design matrix is rank deficient (rank {d - len(aliased)} < {d} columns, "
-                f"n_samples = {X.shape[0]}): column(s) {names} are linear combinations of "
+                f"n_samples = {n_rows}): column(s) {names} are linear combinations of "
                 "earlier columns. Remove them, or pass on_rank_deficient='drop' to drop them "
                 "as R does."
             )
@@ -415,6 +491,15 @@ class _BaseGLM(BaseEstimator):
 
     # -- prediction ---------------------------------------------------------------------
     def _linear_predictor(self, X: Any, offset: Any = None) -> FloatArray:
+        if _is_dask(X, offset):  # a lazy Dask array (or Series, for a Dask DataFrame)
+            from . import dask_backend
+
+            check_is_fitted(self, "coef_")
+            coef = np.nan_to_num(self.inference_.coef)
+            implicit = self.model_spec_ is None and self._intercept_index is not None
+            return dask_backend.predict_linear(  # type: ignore[no-any-return]
+                X, offset, coef, implicit, self.model_spec_
+            )
         Xd, offs = self._new_design(X, offset)
         full = np.nan_to_num(self.inference_.coef)  # aliased (NaN) coefficients count as 0
         return kernel.linear_predictor(Xd, full, offs)
@@ -445,6 +530,10 @@ class _BaseGLM(BaseEstimator):
     def predict_mean(self, X: Any, offset: Any = None) -> FloatArray:
         """Fitted mean mu = g⁻¹(eta) for new data."""
         eta = self._linear_predictor(X, offset)
+        if _is_dask(eta):
+            from . import dask_backend
+
+            return dask_backend.apply(eta, self.family_.link.inverse)  # type: ignore[no-any-return]
         return np.asarray(self.family_.link.inverse(eta))
 
     def _predict_kind(self, X: Any, offset: Any, kind: str) -> FloatArray:
@@ -493,6 +582,11 @@ class _BaseGLM(BaseEstimator):
     # -- residuals and influence --------------------------------------------------------
     def _fitted_parts(self) -> tuple[Design, FloatArray, FloatArray]:
         check_is_fitted(self, "coef_")
+        if _is_distributed(self._fit_design.X):
+            raise InvalidParameterError(
+                "residuals and influence are per-row statistics of the training data and are "
+                "not computed for a Dask fit; use predict() on the Dask data instead."
+            )
         assert self._final.hess is not None
         design = inference.subset_design(self._fit_design, self._kept)
         return design, self._final.coef, self._final.hess
@@ -649,6 +743,19 @@ def _advice(reason: StopReason) -> str:
     return (
         "Increase max_iter, loosen tol, or try another solver; check the data for extreme values."
     )
+
+
+def _is_dask(*values: Any) -> bool:
+    """Whether any input is a Dask collection (without importing Dask when it is not loaded)."""
+    if "dask" not in sys.modules:
+        return False
+    from .dask_backend import is_dask
+
+    return is_dask(*values)
+
+
+def _is_distributed(X: Any) -> bool:
+    return bool(getattr(X, "is_distributed", False))
 
 
 def _subset(design: Design, kept: list[int]) -> Design:
@@ -849,6 +956,10 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
     def predict_proba(self, X: Any, offset: Any = None) -> FloatArray:
         """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``."""
         p = self.predict_mean(X, offset)
+        if _is_dask(p):
+            from . import dask_backend
+
+            return dask_backend.proba(p, self.classes_)  # type: ignore[no-any-return]
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any, offset: Any = None) -> np.ndarray:
@@ -859,6 +970,13 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         ``predict_interval`` gives both with standard errors and confidence intervals.
         """
         p = self.predict_mean(X, offset)
+        if _is_dask(p):
+            from . import dask_backend
+
+            classes = self.classes_
+            return dask_backend.apply(  # type: ignore[no-any-return]
+                p, lambda b: classes[(b > 0.5).astype(int)], classes.dtype
+            )
         return np.asarray(self.classes_[(p > 0.5).astype(int)])
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -206,6 +207,10 @@ def null_deviance(family: Family, design: Design, stop: StopRule) -> float:
     mean of y when there is no offset; an intercept-only fit otherwise). Without an intercept:
     mu = g⁻¹(offset).
     """
+    if getattr(design.X, "is_distributed", False):
+        from . import dask_backend
+
+        return dask_backend.null_deviance(family, design, stop)
     y, w, offset = design.y, design.weights, design.offset
     if design.intercept_index is None:
         eta = np.zeros_like(y) if offset is None else offset
@@ -296,11 +301,17 @@ def compute(
     d = design.X.shape[1]
     kept = list(kept)
     rank = len(kept)
-    n_obs = design.n_obs
+    X: Any = design.X
+    distributed = getattr(X, "is_distributed", False)
+    n_obs = X.stats.n_obs if distributed else design.n_obs
     df_resid = n_obs - rank
     deviance = final.deviance
     scale, scale_method = _dispersion(family, opts.scale, final, df_resid)
-    if family.fixed_scale:
+    if distributed:  # from the sums of the Dask design's validation pass
+        from . import dask_backend
+
+        llf = dask_backend.loglik(family, X, deviance, scale)
+    elif family.fixed_scale:
         llf = family.saturated_loglik(design.y, design.weights) - 0.5 * deviance
         if isinstance(family, Poisson):
             # statsmodels' convention at a dispersion φ != 1: the Poisson log-likelihood is

@@ -127,6 +127,12 @@ class _Gram:
         if self.intercept:
             self.v1 += float(v.sum())
 
+    def __getstate__(self) -> dict[str, object]:
+        # Only the q x q sums travel (to another process, or back from a Dask task).
+        state = dict(self.__dict__)
+        state["_buf"] = np.empty(0)
+        return state
+
     def merge(self, other: _Gram) -> None:
         self.acc += other.acc
         self.vx += other.vx
@@ -241,6 +247,11 @@ class Accumulator:
                 self.gram.add(xb, sw, sqrt_w * resid / sqrt_v if self.want_score else None)
             else:
                 self.gram.add_vec(xb, sw * (sqrt_w * resid / sqrt_v))
+
+    def release_buffer(self) -> None:
+        """Free the block buffer after the last ``add_block`` (before sending the sums away)."""
+        if self.gram is not None:
+            self.gram._buf = np.empty(0)
 
     def merge(self, other: Accumulator) -> Accumulator:
         """Add the sums of ``other`` (a pass over other rows at the same coefficients)."""

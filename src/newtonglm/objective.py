@@ -8,6 +8,8 @@ place where the design matrix meets a family; solvers see nothing but this objec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from scipy import linalg
@@ -17,7 +19,21 @@ from ._typing import FloatArray
 from .design import Design
 from .families import Family
 
-__all__ = ["Evaluation", "GLMObjective", "solve_normal_equations"]
+__all__ = ["Evaluation", "GLMObjective", "executor", "solve_normal_equations", "wls_start"]
+
+
+def executor(X: Any) -> ModuleType:
+    """The module that runs passes over ``X``: :mod:`.kernel` in memory, or the Dask executor.
+
+    Both provide ``pass_sums`` and ``hessp_pass`` with the same signatures and results; the
+    Dask one runs the kernel on every chunk and reduces (``dask_backend``, imported only when a
+    Dask design is seen, so Dask stays optional).
+    """
+    if getattr(X, "is_distributed", False):
+        from . import dask_backend
+
+        return dask_backend
+    return kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,9 @@ class GLMObjective:
     @property
     def total_weight(self) -> float:
         """Σ w, to turn D / 2 into the mean negative log-likelihood (first-order solvers)."""
+        stats = getattr(self.design.X, "stats", None)
+        if stats is not None:  # a Dask design: summed by its validation pass
+            return float(stats.sum_weights)
         return float(self.design.weights.sum())
 
     def evaluate(
@@ -94,7 +113,7 @@ class GLMObjective:
         """
         d = self.design
         self.n_passes += 1
-        sums = kernel.pass_sums(
+        sums = executor(d.X).pass_sums(
             d.X,
             d.y,
             d.weights,
@@ -123,7 +142,9 @@ class GLMObjective:
         if at.work_weights is None:
             raise ValueError("hessp needs an Evaluation made with weights=True")
         self.n_passes += 1
-        return kernel.hessp_pass(self.design.X, at.work_weights, np.asarray(v, dtype=np.float64))
+        return executor(self.design.X).hessp_pass(
+            self.design.X, at.work_weights, np.asarray(v, dtype=np.float64)
+        )
 
     def deviance(self, coef: FloatArray) -> float:
         """Deviance alone (one pass, no derivatives)."""
@@ -137,20 +158,30 @@ class GLMObjective:
         — the first iteration of R's ``glm.fit``. Returns ``(Xᵀ W X, Xᵀ W z)`` from one pass.
         """
         d, fam = self.design, self.family
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            mu0 = fam.clip_mu(fam.starting_mu(d.y, d.weights))
-            eta0 = fam.link.link(mu0)
-            gprime = fam.link.derivative(mu0)
-            z = eta0 + (d.y - mu0) * gprime
-            if d.offset is not None:
-                z = z - d.offset
-            work_w = d.weights / (gprime * gprime * fam.variance(mu0))
         self.n_passes += 1
+        if getattr(d.X, "is_distributed", False):
+            return executor(d.X).initial_wls(d.X, fam)  # wls_start and wls_sums per chunk
+        z, work_w = wls_start(fam, d.y, d.weights, d.offset)
         return kernel.wls_sums(d.X, work_w, z)
 
     def initial_coef(self) -> FloatArray:
         """Coefficients of R's first iteration: the solution of :meth:`initial_wls`."""
         return solve_normal_equations(*self.initial_wls())
+
+
+def wls_start(
+    family: Family, y: FloatArray, weights: FloatArray, offset: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
+    """Working response and weights of R's first iteration, ``(z, W)``, row by row."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mu0 = family.clip_mu(family.starting_mu(y, weights))
+        eta0 = family.link.link(mu0)
+        gprime = family.link.derivative(mu0)
+        z = eta0 + (y - mu0) * gprime
+        if offset is not None:
+            z = z - offset
+        work_w = weights / (gprime * gprime * family.variance(mu0))
+    return z, work_w
 
 
 def solve_normal_equations(gram: FloatArray, rhs: FloatArray) -> FloatArray:
