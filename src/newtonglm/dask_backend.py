@@ -77,7 +77,7 @@ FAN_IN = 8
 
 def is_dask(*values: object) -> bool:
     """Whether any of ``values`` is a Dask collection (never imports Dask itself)."""
-    if "dask" not in sys.modules:
+    if sys.modules.get("dask") is None:
         return False
     return any(dask.is_dask_collection(v) for v in values)
 
@@ -726,7 +726,7 @@ class FormulaDesign:
     design: Design
     #: Fitted right-hand-side spec (for predictions on new data).
     spec: ModelSpec
-    #: Columns of the data the formula uses.
+    #: Columns of the data the right-hand side uses (``feature_names_in_``).
     used: tuple[str, ...]
 
 
@@ -764,6 +764,9 @@ def from_dataframe(
     except (FormulaicError, SyntaxError, ValueError, AttributeError) as exc:
         raise FormulaError(f"cannot parse formula={formula!r}: {exc}") from None
     columns = [str(c) for c in data.columns]
+    from .formula import _factor_names
+
+    required |= _factor_names(parsed, data._meta)  # arguments of transforms such as center(z)
     used = sorted(v for v in required if v in columns)
     absent = sorted(v for v in required if v not in columns)
     if absent:
@@ -869,7 +872,8 @@ def from_dataframe(
         response,
         offset is not None,
     )
-    return FormulaDesign(design=design, spec=spec, used=tuple(used))
+    features = sorted(v for v in spec.required_variables if v in columns)
+    return FormulaDesign(design=design, spec=spec, used=tuple(features))
 
 
 # -- prediction ---------------------------------------------------------------------------------

@@ -747,7 +747,7 @@ def _advice(reason: StopReason) -> str:
 
 def _is_dask(*values: Any) -> bool:
     """Whether any input is a Dask collection (without importing Dask when it is not loaded)."""
-    if "dask" not in sys.modules:
+    if sys.modules.get("dask") is None:  # never imported (or blocked): no Dask input possible
         return False
     from .dask_backend import is_dask
 
