@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -207,11 +207,43 @@ class DaskMatrix:
         raise InvalidInputError("rows of a Dask design are selected inside each task")
 
 
-def _block(part: tuple[Any, ...], columns: tuple[int, ...] | None) -> tuple[Any, ...]:
-    xb, yb, wb, ob = part
-    if columns is not None:
-        xb = np.asfortranarray(xb[:, list(columns)])
-    return xb, yb, wb, ob
+class _ArrayChunk:
+    """One row chunk of in-memory arrays: ``(xb, yb, wb, ob)``, handed to the kernel whole."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, xb: Any, yb: Any, wb: Any, ob: Any, positive: Any) -> None:
+        self.parts = _pack(xb, yb, wb, ob, positive)
+
+    def blocks(self, columns: tuple[int, ...] | None) -> Iterator[tuple[Any, ...]]:
+        xb, yb, wb, ob = self.parts
+        if columns is not None:
+            xb = np.asfortranarray(xb[:, list(columns)])
+        yield xb, yb, wb, ob
+
+
+class _FrameChunk:
+    """One partition of a DataFrame, turned into design blocks by the fitted spec as needed.
+
+    The formula is evaluated on :data:`FRAME_ROWS` rows at a time, so a task holds the
+    partition and one design block, never the partition's whole design matrix.
+    """
+
+    __slots__ = ("frame", "recipe")
+
+    def __init__(self, frame: pd.DataFrame, recipe: _Recipe) -> None:
+        self.frame = frame
+        self.recipe = recipe
+
+    def blocks(self, columns: tuple[int, ...] | None) -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(self.frame), FRAME_ROWS):
+            xb, yb, wb, ob = self.recipe.apply(self.frame.iloc[start : start + FRAME_ROWS])
+            if columns is not None:
+                xb = np.asfortranarray(xb[:, list(columns)])
+            yield xb, yb, wb, ob
+
+
+_Chunk = _ArrayChunk | _FrameChunk
 
 
 # -- passes: one task per chunk, a tree reduction, the result on the client ----------------------
@@ -245,22 +277,22 @@ def _add(values: list[Any]) -> Any:
 
 
 def _chunk_pass(
-    part: tuple[Any, ...],
+    chunk: _Chunk,
     columns: tuple[int, ...] | None,
+    n_cols: int,
     intercept: bool,
     family: Family,
     coef: FloatArray,
     score: bool,
     fisher: bool,
 ) -> kernel.Accumulator:
-    xb, yb, wb, ob = _block(part, columns)
-    n, p = xb.shape
-    d = p + int(intercept)
+    d = n_cols + int(intercept)
     acc = kernel.Accumulator(
-        family, coef, p, intercept, min(kernel.block_rows(d), n), score=score, fisher=fisher
+        family, coef, n_cols, intercept, kernel.block_rows(d), score=score, fisher=fisher
     )
-    for rows in kernel.block_slices(n, d):
-        acc.add_block(xb[rows], yb[rows], wb[rows], None if ob is None else ob[rows])
+    for xb, yb, wb, ob in chunk.blocks(columns):
+        for rows in kernel.block_slices(xb.shape[0], d):
+            acc.add_block(xb[rows], yb[rows], wb[rows], None if ob is None else ob[rows])
     acc.release_buffer()  # only the q × q sums travel back
     return acc
 
@@ -287,8 +319,11 @@ def pass_sums(
 ) -> kernel.PassSums:
     """:func:`kernel.pass_sums` on a Dask design: one task per chunk, a tree of merges."""
     coef = np.asarray(coef, dtype=np.float64)
+    p = X.shape[1] - int(X.intercept)
     tasks = [
-        delayed(_chunk_pass, pure=True)(part, X.columns, X.intercept, family, coef, score, fisher)
+        delayed(_chunk_pass, pure=True)(
+            part, X.columns, p, X.intercept, family, coef, score, fisher
+        )
         for part in X.parts
     ]
     acc = _compute(tasks, _merge_accumulators)
@@ -299,18 +334,20 @@ def pass_sums(
 
 
 def _chunk_hessp(
-    part: tuple[Any, ...],
+    chunk: _Chunk,
     columns: tuple[int, ...] | None,
     intercept: bool,
     family: Family,
     coef: FloatArray,
     v: FloatArray,
 ) -> FloatArray:
-    xb, yb, wb, ob = _block(part, columns)
-    acc = kernel.Accumulator(family, coef, xb.shape[1], intercept, 1, score=False, fisher=False)
-    work_w = np.empty(xb.shape[0])
-    acc.add_block(xb, yb, wb, ob, keep_weights=work_w)
-    return kernel.hessp_pass(DenseMatrix(xb, intercept), work_w, v)
+    out = np.zeros(v.shape)
+    for xb, yb, wb, ob in chunk.blocks(columns):
+        acc = kernel.Accumulator(family, coef, xb.shape[1], intercept, 1, score=False, fisher=False)
+        work_w = np.empty(xb.shape[0])
+        acc.add_block(xb, yb, wb, ob, keep_weights=work_w)
+        out += kernel.hessp_pass(DenseMatrix(xb, intercept), work_w, v)
+    return out
 
 
 def hessp_pass(X: DaskMatrix, work_w: object, v: FloatArray) -> FloatArray:
@@ -328,32 +365,40 @@ def hessp_pass(X: DaskMatrix, work_w: object, v: FloatArray) -> FloatArray:
 
 
 def _chunk_wls(
-    part: tuple[Any, ...], columns: tuple[int, ...] | None, intercept: bool, family: Family
+    chunk: _Chunk, columns: tuple[int, ...] | None, intercept: bool, family: Family, d: int
 ) -> tuple[FloatArray, FloatArray]:
     from .objective import wls_start
 
-    xb, yb, wb, ob = _block(part, columns)
-    z, work_w = wls_start(family, yb, wb, ob)
-    return kernel.wls_sums(DenseMatrix(xb, intercept), work_w, z)
+    gram, rhs = np.zeros((d, d)), np.zeros(d)
+    for xb, yb, wb, ob in chunk.blocks(columns):
+        z, work_w = wls_start(family, yb, wb, ob)
+        g, r = kernel.wls_sums(DenseMatrix(xb, intercept), work_w, z)
+        gram += g
+        rhs += r
+    return gram, rhs
 
 
 def initial_wls(X: DaskMatrix, family: Family) -> tuple[FloatArray, FloatArray]:
     """R's starting normal equations (``GLMObjective.initial_wls``), summed over chunks."""
     tasks = [
-        delayed(_chunk_wls, pure=True)(part, X.columns, X.intercept, family) for part in X.parts
+        delayed(_chunk_wls, pure=True)(part, X.columns, X.intercept, family, X.shape[1])
+        for part in X.parts
     ]
     gram, rhs = _compute(tasks, _add)
     return np.asarray(gram), np.asarray(rhs)
 
 
 def _chunk_r(
-    part: tuple[Any, ...], columns: tuple[int, ...] | None, intercept: bool
+    chunk: _Chunk, columns: tuple[int, ...] | None, intercept: bool, d: int
 ) -> tuple[FloatArray, int]:
-    xb, _yb, wb, _ob = _block(part, columns)
-    positive = wb > 0
-    if not positive.all():
-        xb = np.asfortranarray(xb[positive])
-    return kernel.r_factor(DenseMatrix(xb, intercept)), int(positive.sum())
+    rs, count = [np.zeros((0, d))], 0
+    for xb, _yb, wb, _ob in chunk.blocks(columns):
+        positive = wb > 0
+        if not positive.all():
+            xb = np.asfortranarray(xb[positive])
+        rs.append(kernel.r_factor(DenseMatrix(xb, intercept)))
+        count += int(positive.sum())
+    return kernel.r_factor(np.vstack(rs)), count
 
 
 def _stack_r(values: list[tuple[FloatArray, int]]) -> tuple[FloatArray, int]:
@@ -363,7 +408,9 @@ def _stack_r(values: list[tuple[FloatArray, int]]) -> tuple[FloatArray, int]:
 
 def r_factor_positive(X: DaskMatrix) -> tuple[FloatArray, int]:
     """R of a QR of the rows with positive weight (TSQR over chunks), and their number."""
-    tasks = [delayed(_chunk_r, pure=True)(part, X.columns, X.intercept) for part in X.parts]
+    tasks = [
+        delayed(_chunk_r, pure=True)(part, X.columns, X.intercept, X.shape[1]) for part in X.parts
+    ]
     r, n = _compute(tasks, _stack_r)
     return np.asarray(r), int(n)
 
@@ -419,14 +466,13 @@ def loglik(family: Family, X: DaskMatrix, deviance: float, scale: float) -> floa
 # -- validation ---------------------------------------------------------------------------------
 
 
-def _chunk_stats(
-    part: tuple[Any, ...], family: Family, response_name: str, need_classes: bool
+def _block_stats(
+    block: tuple[Any, ...], family: Family, response_name: str, need_classes: bool
 ) -> dict[str, Any]:
-    xb, yb, wb, ob = part
-    bad_x = np.isfinite(xb).sum(axis=0) if xb.shape[1] else np.zeros(0)
+    xb, yb, wb, ob = block
     out: dict[str, Any] = {
         "n": xb.shape[0],
-        "x_nonfinite": xb.shape[0] - bad_x,
+        "x_nonfinite": (~np.isfinite(xb)).sum(axis=0),
         "y_nonfinite": int((~np.isfinite(yb)).sum()),
         "w_nonfinite": int((~np.isfinite(wb)).sum()),
         "o_nonfinite": 0 if ob is None else int((~np.isfinite(ob)).sum()),
@@ -434,7 +480,7 @@ def _chunk_stats(
     bad = (nonfinite_rows(xb) if xb.shape[1] else False) | ~np.isfinite(yb) | ~np.isfinite(wb)
     if ob is not None:
         bad |= ~np.isfinite(ob)
-    out["rows_bad"] = int(bad.sum())
+    out["rows_bad"] = int(np.sum(bad))
     if out["rows_bad"]:
         return out
     positive = wb > 0
@@ -447,12 +493,33 @@ def _chunk_stats(
         out["saturated"] = family.saturated_loglik(yb, wb) if family.fixed_scale else 0.0
     try:
         family.check_y(yb, response_name)
-        out["y_error"] = None
     except InvalidResponseError as exc:
         out["y_error"] = str(exc)
     if need_classes:
-        out["n_class"] = (int((yb[positive] == 0).sum()), int((yb[positive] == 1).sum()))
+        out["n_class"] = np.array([(yb[positive] == 0).sum(), (yb[positive] == 1).sum()])
     return out
+
+
+def _sum_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Add the per-block (or per-chunk) counts and sums; keep the first response error."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if key == "y_error":
+                out.setdefault(key, value)
+            elif key in out:
+                out[key] = out[key] + value
+            else:
+                out[key] = value
+    return out
+
+
+def _chunk_stats(
+    chunk: _Chunk, family: Family, response_name: str, need_classes: bool
+) -> dict[str, Any]:
+    return _sum_stats(
+        [_block_stats(b, family, response_name, need_classes) for b in chunk.blocks(None)]
+    )
 
 
 def validate(
@@ -472,48 +539,46 @@ def validate(
         for part in X.parts
     ]
     chunks = dask.compute(*tasks)
-    n = sum(c["n"] for c in chunks)
+    errors = [(k, c["y_error"]) for k, c in enumerate(chunks) if c.get("y_error")]
+    total = _sum_stats(chunks)
+    n = int(total.get("n", 0))
     if n == 0:
         raise EmptyDataError("cannot fit a model to 0 rows; X is empty.")
-    n_bad = sum(c["rows_bad"] for c in chunks)
+    n_bad = int(total["rows_bad"])
     if n_bad:
-        x_cols = np.sum([c["x_nonfinite"] for c in chunks], axis=0)
         x_names = list(names)[1:] if X.intercept else list(names)
-        parts = [f"{x_names[j]!r} ({int(k)} rows)" for j, k in enumerate(x_cols) if k]
+        parts = [f"{x_names[j]!r} ({int(k)} rows)" for j, k in enumerate(total["x_nonfinite"]) if k]
         for label, key in (
             (response_name, "y_nonfinite"),
             ("sample_weight", "w_nonfinite"),
             ("offset", "o_nonfinite"),
         ):
-            k = sum(c[key] for c in chunks)
-            if k:
-                parts.append(f"{label!r} ({k} rows)")
+            if total[key]:
+                parts.append(f"{label!r} ({int(total[key])} rows)")
         raise MissingValueError(
             f"input contains NaN or inf in {n_bad} of {n} rows: columns "
             + ", ".join(parts[:10])
             + ". Clean them first (e.g. dask_dataframe.dropna()); missing='drop' is not "
             "supported with Dask inputs."
         )
-    negative = sum(c["w_negative"] for c in chunks)
+    negative = int(total["w_negative"])
     if negative:
         raise InvalidWeightsError(
             f"sample_weight must be >= 0; {negative} of {n} weights are negative."
         )
-    n_obs = sum(c["n_obs"] for c in chunks)
+    n_obs = int(total["n_obs"])
     if n_obs == 0:
         raise InvalidWeightsError(
             f"sample_weight is zero for all {n} rows; at least one row needs a positive weight."
         )
-    errors = [(k, c["y_error"]) for k, c in enumerate(chunks) if c["y_error"]]
     if errors:
         k, message = errors[0]
         raise InvalidResponseError(
             f"{message} [in {len(errors)} of {len(chunks)} chunks; the first is chunk {k}, "
-            "rows counted within it]"
+            "rows counted within its blocks]"
         )
     if classes is not None:
-        counts = np.sum([c["n_class"] for c in chunks], axis=0)
-        for label, count in zip(classes, counts, strict=True):
+        for label, count in zip(classes, total["n_class"], strict=True):
             if count == 0:
                 raise InvalidResponseError(
                     f"LogisticRegression needs both classes among rows with positive "
@@ -521,10 +586,10 @@ def validate(
                 )
     return DaskStats(
         n_obs=n_obs,
-        sum_weights=float(sum(c["sum_w"] for c in chunks)),
-        sum_wy=float(sum(c["sum_wy"] for c in chunks)),
-        saturated_loglik=float(sum(c["saturated"] for c in chunks)),
-        sum_log_weights=float(sum(c["sum_log_w"] for c in chunks)),
+        sum_weights=float(total["sum_w"]),
+        sum_wy=float(total["sum_wy"]),
+        saturated_loglik=float(total["saturated"]),
+        sum_log_weights=float(total["sum_log_w"]),
     )
 
 
@@ -625,7 +690,7 @@ def from_arrays(
         positive = classes[1]
     x_chunks = list(X.to_delayed().ravel())
     parts = [
-        delayed(_pack, pure=True)(
+        delayed(_ArrayChunk, pure=True)(
             x_chunks[k],
             y_chunks[k],
             None if w_chunks is None else w_chunks[k],
@@ -697,25 +762,39 @@ def _spec_frame(head: pd.DataFrame, levels: dict[str, list[Any]]) -> pd.DataFram
     return frame
 
 
-def _formula_part(
-    frame: pd.DataFrame,
-    spec: ModelSpec,
-    lhs_spec: ModelSpec | None,
-    response: str,
-    positive: Any,
-    weight_col: str | None,
-    offset_col: str | None,
-) -> tuple[Any, ...]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        xb = np.asfortranarray(spec.get_model_matrix(frame, na_action="ignore").to_numpy(float))
-        if lhs_spec is None:
-            yb = frame[response].to_numpy()
-        else:
-            yb = lhs_spec.get_model_matrix(frame, na_action="ignore").to_numpy(float)[:, 0]
-    wb = None if weight_col is None else frame[weight_col].to_numpy(dtype=np.float64)
-    ob = None if offset_col is None else frame[offset_col].to_numpy(dtype=np.float64)
-    return _pack(xb, yb, wb, ob, positive)
+#: Rows per evaluation of the formula inside a task: formulaic's cost per call is negligible
+#: at this size, and the design block (rows x columns doubles) stays small.
+FRAME_ROWS = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipe:
+    """How a partition's rows become ``(xb, yb, wb, ob)``: the fitted spec and the columns."""
+
+    spec: ModelSpec
+    lhs_spec: ModelSpec | None
+    response: str
+    positive: Any
+    weight_col: str | None
+    offset_col: str | None
+
+    def apply(self, frame: pd.DataFrame) -> tuple[Any, ...]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            matrix = self.spec.get_model_matrix(frame, na_action="ignore")
+            if self.lhs_spec is None:
+                yb = frame[self.response].to_numpy()
+            else:
+                lhs = self.lhs_spec.get_model_matrix(frame, na_action="ignore")
+                yb = lhs.to_numpy(float)[:, 0]
+        # Column by column into a Fortran block (DataFrame.to_numpy is slow on formulaic's
+        # one-block-per-column frames).
+        xb = np.empty(matrix.shape, order="F")
+        for j, (_name, col) in enumerate(matrix.items()):
+            xb[:, j] = col.to_numpy(dtype=np.float64)
+        wb = None if self.weight_col is None else frame[self.weight_col].to_numpy(np.float64)
+        ob = None if self.offset_col is None else frame[self.offset_col].to_numpy(np.float64)
+        return _pack(xb, yb, wb, ob, self.positive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -847,22 +926,19 @@ def from_dataframe(
     if encode_y is not None:
         if response not in cats:
             raise FormulaError("a classifier's response must be a column of the data.")
-        encode_y(np.asarray(levels[response], dtype=object), response)
+        encode_y(np.asarray(levels[response]), response)
         classes = np.asarray(encode_y.__self__.classes_)  # type: ignore[attr-defined]
         positive = classes[1]
     names = tuple(str(c) for c in matrices.rhs.columns)
-    parts = [
-        delayed(_formula_part, pure=True)(
-            part,
-            spec,
-            lhs_spec,
-            response,
-            positive,
-            sample_weight if isinstance(sample_weight, str) else None,
-            offset if isinstance(offset, str) else None,
-        )
-        for part in frame.to_delayed()
-    ]
+    recipe = _Recipe(
+        spec,
+        lhs_spec,
+        response,
+        positive,
+        sample_weight if isinstance(sample_weight, str) else None,
+        offset if isinstance(offset, str) else None,
+    )
+    parts = [delayed(_FrameChunk, pure=True)(part, recipe) for part in frame.to_delayed()]
     matrix = DaskMatrix(parts, lengths, len(names), intercept=False)
     stats = validate(matrix, family, names, response, classes)
     design = _design(
