@@ -198,9 +198,9 @@ class _BaseGLM(BaseEstimator):
     def _dask_design(
         self, X: Any, y: Any, sample_weight: Any, offset: Any, groups: Any, family: Family
     ) -> Design:
-        from . import dask_backend
+        from . import dask_design
 
-        dask_backend.check_cov(self.cov_type, self.information, family, groups)
+        dask_design.check_cov(self.cov_type, self.information, family, groups)
         if self.missing != "raise":
             raise InvalidParameterError(
                 f"missing={self.missing!r} is not supported with Dask inputs; drop incomplete "
@@ -218,7 +218,7 @@ class _BaseGLM(BaseEstimator):
                     f"with formula={self.formula!r} and Dask, X must be a dask.dataframe "
                     f"DataFrame; got {type(X).__name__}."
                 )
-            built = dask_backend.from_dataframe(
+            built = dask_design.from_dataframe(
                 self.formula,
                 X,
                 fit_intercept=self.fit_intercept,
@@ -232,7 +232,7 @@ class _BaseGLM(BaseEstimator):
             self.n_features_in_ = len(built.used)
             return built.design
         self.model_spec_ = None
-        design = dask_backend.from_arrays(
+        design = dask_design.from_arrays(
             X,
             y,
             sample_weight,
@@ -413,9 +413,9 @@ class _BaseGLM(BaseEstimator):
         check_is_fitted(self, "coef_")
         self._check_cov_params(cov_type)
         if _is_distributed(self._fit_design.X):
-            from . import dask_backend
+            from . import dask_design
 
-            dask_backend.check_cov(cov_type, self.information, self.family_, groups)
+            dask_design.check_cov(cov_type, self.information, self.family_, groups)
         codes = self._group_codes(groups, None, self._fit_design)
         stored = codes if codes is not None else self._groups
         options = self._cov_options(cov_type, stored if cov_type == "cluster" else codes)
@@ -492,12 +492,12 @@ class _BaseGLM(BaseEstimator):
     # -- prediction ---------------------------------------------------------------------
     def _linear_predictor(self, X: Any, offset: Any = None) -> FloatArray:
         if _is_dask(X, offset):  # a lazy Dask array (or Series, for a Dask DataFrame)
-            from . import dask_backend
+            from . import dask_design
 
             check_is_fitted(self, "coef_")
             coef = np.nan_to_num(self.inference_.coef)
             implicit = self.model_spec_ is None and self._intercept_index is not None
-            return dask_backend.predict_linear(  # type: ignore[no-any-return]
+            return dask_design.predict_linear(  # type: ignore[no-any-return]
                 X, offset, coef, implicit, self.model_spec_
             )
         Xd, offs = self._new_design(X, offset)
@@ -531,9 +531,9 @@ class _BaseGLM(BaseEstimator):
         """Fitted mean mu = g⁻¹(eta) for new data."""
         eta = self._linear_predictor(X, offset)
         if _is_dask(eta):
-            from . import dask_backend
+            from . import dask_design
 
-            return dask_backend.apply(eta, self.family_.link.inverse)  # type: ignore[no-any-return]
+            return dask_design.apply(eta, self.family_.link.inverse)  # type: ignore[no-any-return]
         return np.asarray(self.family_.link.inverse(eta))
 
     def _predict_kind(self, X: Any, offset: Any, kind: str) -> FloatArray:
@@ -957,9 +957,9 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``."""
         p = self.predict_mean(X, offset)
         if _is_dask(p):
-            from . import dask_backend
+            from . import dask_design
 
-            return dask_backend.proba(p, self.classes_)  # type: ignore[no-any-return]
+            return dask_design.proba(p, self.classes_)  # type: ignore[no-any-return]
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any, offset: Any = None) -> np.ndarray:
@@ -971,10 +971,10 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         """
         p = self.predict_mean(X, offset)
         if _is_dask(p):
-            from . import dask_backend
+            from . import dask_design
 
             classes = self.classes_
-            return dask_backend.apply(  # type: ignore[no-any-return]
+            return dask_design.apply(  # type: ignore[no-any-return]
                 p, lambda b: classes[(b > 0.5).astype(int)], classes.dtype
             )
         return np.asarray(self.classes_[(p > 0.5).astype(int)])
