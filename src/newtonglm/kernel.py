@@ -202,8 +202,12 @@ class Accumulator:
         ob: FloatArray | None,
         *,
         keep_weights: FloatArray | None = None,
+        sqrt_wb: FloatArray | None = None,
     ) -> None:
-        """Add one block of rows (raw data ``xb``; ``keep_weights`` receives W if given)."""
+        """Add one block of rows (raw data ``xb``; ``keep_weights`` receives W if given).
+
+        ``sqrt_wb``, √w of the block, may be passed to save recomputing it every pass.
+        """
         family, link, coef = self.family, self.family.link, self.coef
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
             if self.intercept:
@@ -216,16 +220,17 @@ class Accumulator:
             mu_raw = link.inverse(eta)
             mu = family.clip_mu(mu_raw)
             self.n_boundary += int(np.count_nonzero((mu != mu_raw) & (wb > 0)))
-            var = family.variance(mu)
-            resid = yb - mu
             self.deviance += float(wb @ family.unit_deviance(yb, mu, eta))
-            self.pearson += float(wb @ (resid * resid / var))
+            # c = √w (y - mu) / √V: Pearson's χ² is c·c, and the score is Xᵀ √W c below.
+            sqrt_v = np.sqrt(family.variance(mu))
+            sqrt_w = np.sqrt(wb) if sqrt_wb is None else sqrt_wb
+            c = yb - mu
+            c *= sqrt_w
+            c /= sqrt_v
+            self.pearson += float(c @ c)
             if self.gram is None and keep_weights is None:
                 return
-            # √W with W = w mu'² / V (every link is increasing, so mu' >= 0), and the score as
-            # Xᵀ √W c with c = √w (y - mu) / √V, so that √W c = w mu' (y - mu) / V.
-            sqrt_v = np.sqrt(var)
-            sqrt_w = np.sqrt(wb)
+            # √W with W = w mu'² / V (every link is increasing, so mu' >= 0).
             if family.is_canonical:
                 # mu' = V(mu): W = w V and the score weight is w. V is taken at the clipped mean
                 # (as statsmodels does), so that at the edge of the range √W c stays exactly
@@ -238,9 +243,9 @@ class Accumulator:
             if self.gram is None:
                 return
             if self.want_fisher:
-                self.gram.add(xb, sw, sqrt_w * resid / sqrt_v if self.want_score else None)
+                self.gram.add(xb, sw, c if self.want_score else None)
             else:
-                self.gram.add_vec(xb, sw * (sqrt_w * resid / sqrt_v))
+                self.gram.add_vec(xb, sw * c)
 
     def merge(self, other: Accumulator) -> Accumulator:
         """Add the sums of ``other`` (a pass over other rows at the same coefficients)."""
@@ -283,6 +288,7 @@ def pass_sums(
     score: bool = True,
     fisher: bool = True,
     keep_weights: bool = False,
+    sqrt_weights: FloatArray | None = None,
 ) -> PassSums:
     """One blocked pass over X at ``coef``: deviance, Pearson χ², and optionally score and Fisher.
 
@@ -302,6 +308,8 @@ def pass_sums(
         Whether to form the score vector and the Fisher information.
     keep_weights : bool, default=False
         Whether to return the working weights (n floats) for :func:`hessp_pass`.
+    sqrt_weights : ndarray of shape (n_samples,), optional
+        √weights, when the caller keeps them across passes.
 
     Returns
     -------
@@ -322,6 +330,7 @@ def pass_sums(
             weights[rows],
             None if offset is None else offset[rows],
             keep_weights=None if kept_w is None else kept_w[rows],
+            sqrt_wb=None if sqrt_weights is None else sqrt_weights[rows],
         )
     return acc.result(kept_w)
 

@@ -72,6 +72,7 @@ class GLMObjective:
         self.design = design
         #: Number of passes over X made so far (evaluations, WLS starts).
         self.n_passes = 0
+        self._sqrt_weights: FloatArray | None = None
 
     @property
     def n_features(self) -> int:
@@ -104,6 +105,7 @@ class GLMObjective:
             score=grad,
             fisher=hess,
             keep_weights=weights,
+            sqrt_weights=self._sqrt_w(),
         )
         return Evaluation(
             coef=np.array(coef, dtype=np.float64),
@@ -114,6 +116,12 @@ class GLMObjective:
             n_boundary=sums.n_boundary,
             work_weights=sums.work_weights,
         )
+
+    def _sqrt_w(self) -> FloatArray | None:
+        # √w once per fit rather than once per pass (in-memory designs only).
+        if self._sqrt_weights is None and isinstance(self.design.weights, np.ndarray):
+            self._sqrt_weights = np.sqrt(self.design.weights)
+        return self._sqrt_weights
 
     def hessp(self, at: Evaluation, v: FloatArray) -> FloatArray:
         """Fisher information at ``at.coef`` times ``v`` (one pass, O(n d), no d×d matrix).
