@@ -815,6 +815,12 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
         missing = np.asarray(pd.isna(values), dtype=bool)
+        if values.ndim == 1 and values.dtype.kind in "biuf" and not missing.any():
+            # The common case without sorting a million labels: numeric 0/1 with both present.
+            is1 = values == 1
+            if ((values == 0) | is1).all() and 0 < np.count_nonzero(is1) < values.size:
+                self.classes_ = np.array([0, 1]).astype(values.dtype)
+                return is1.astype(np.float64)
         present = values[~missing]
         try:
             kind = type_of_target(present, input_name=name, raise_unknown=True)
