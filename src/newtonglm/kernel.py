@@ -34,6 +34,7 @@ __all__ = [
     "linear_predictor",
     "pass_sums",
     "r_factor",
+    "start_sums",
     "wls_sums",
 ]
 
@@ -372,6 +373,37 @@ def wls_sums(
     for rows in block_slices(n, d):
         sw = np.sqrt(work_w[rows])
         acc.add(data[rows], sw, sw * z[rows])
+    return acc.gram(), acc.vec()
+
+
+def start_sums(
+    X: DenseMatrix | FloatArray,
+    y: FloatArray,
+    weights: FloatArray,
+    offset: FloatArray | None,
+    family: Family,
+) -> tuple[FloatArray, FloatArray]:
+    """R's first IRLS iteration, blockwise: (Xᵀ W X, Xᵀ W z) at ``mu0 = family.starting_mu(y)``.
+
+    ``eta0 = g(mu0)``; the working response is ``eta0 - offset + (y - mu0) g'(mu0)`` and the
+    working weights ``w / (g'(mu0)² V(mu0))``. Computed one block at a time, so the start costs
+    no n-length temporaries.
+    """
+    M = as_matrix(X)
+    data = M.data
+    n, d = M.shape
+    link = family.link
+    acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for rows in block_slices(n, d):
+            yb, wb = y[rows], weights[rows]
+            mu0 = family.clip_mu(family.starting_mu(yb, wb))
+            gprime = link.derivative(mu0)
+            z = link.link(mu0) + (yb - mu0) * gprime
+            if offset is not None:
+                z -= offset[rows]
+            sw = np.sqrt(wb / (gprime * gprime * family.variance(mu0)))
+            acc.add(data[rows], sw, sw * z)
     return acc.gram(), acc.vec()
 
 

@@ -144,17 +144,9 @@ class GLMObjective:
         ``eta0 - offset + (y - mu0) g'(mu0)`` and the working weights ``w / (g'(mu0)² V(mu0))``
         — the first iteration of R's ``glm.fit``. Returns ``(Xᵀ W X, Xᵀ W z)`` from one pass.
         """
-        d, fam = self.design, self.family
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            mu0 = fam.clip_mu(fam.starting_mu(d.y, d.weights))
-            eta0 = fam.link.link(mu0)
-            gprime = fam.link.derivative(mu0)
-            z = eta0 + (d.y - mu0) * gprime
-            if d.offset is not None:
-                z = z - d.offset
-            work_w = d.weights / (gprime * gprime * fam.variance(mu0))
+        d = self.design
         self.n_passes += 1
-        return kernel.wls_sums(d.X, work_w, z)
+        return kernel.start_sums(d.X, d.y, d.weights, d.offset, self.family)
 
     def initial_coef(self) -> FloatArray:
         """Coefficients of R's first iteration: the solution of :meth:`initial_wls`."""
