@@ -31,14 +31,14 @@ Every matrix here comes from blocked passes over X; nothing n × n is formed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
 from . import kernel
-from ._typing import FloatArray
+from ._typing import CovType, FloatArray, Information
 from .design import Design
 from .exceptions import InvalidGroupsError
 from .families import Family
@@ -47,8 +47,6 @@ from .residuals import RowFit, leverage, row_fit
 __all__ = [
     "COV_TYPES",
     "INFORMATION_KINDS",
-    "CovType",
-    "Information",
     "RobustCov",
     "cluster_codes",
     "covariance",
@@ -57,12 +55,10 @@ __all__ = [
     "weighted_gram",
 ]
 
-CovType = Literal["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"]
-Information = Literal["expected", "observed"]
-#: Accepted values of ``cov_type=``.
-COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
-#: Accepted values of ``information=``.
-INFORMATION_KINDS: tuple[str, ...] = ("expected", "observed")
+#: Accepted values of ``cov_type=`` (the members of :data:`newtonglm._typing.CovType`).
+COV_TYPES: tuple[str, ...] = get_args(CovType)
+#: Accepted values of ``information=`` (the members of :data:`newtonglm._typing.Information`).
+INFORMATION_KINDS: tuple[str, ...] = get_args(Information)
 
 
 @dataclass(frozen=True, slots=True)
