@@ -576,7 +576,9 @@ def test_cluster_label_errors_are_clear():
         model.fit(X, y, groups=np.zeros(60))
     labels = np.array(["a", "b"] * 30, dtype=object)
     labels[7] = None
-    with pytest.raises(InvalidGroupsError, match=r"1 missing labels \(first at row 7\)"):
+    with pytest.raises(
+        InvalidGroupsError, match=r"no label in 1 of 60 rows \(first at row 7\).*missing='drop'"
+    ):
         model.fit(X, y, groups=labels)
     with pytest.raises(InvalidGroupsError, match=r"groups='g' names no column"):
         model.fit(X, y, groups="g")
@@ -589,11 +591,119 @@ def test_cluster_label_errors_are_clear():
         fitted.with_cov("cluster")
 
 
-def test_cluster_labels_after_dropping_rows_are_refused():
-    df = simulate("poisson", n=60, seed=1)
-    df.loc[[3, 9], "x"] = np.nan
-    model = GLM(family="poisson", formula="y ~ x", missing="drop", cov_type="cluster")
-    with pytest.raises(InvalidGroupsError, match=r"missing='drop' removed 2 rows"):
-        model.fit(df, groups=np.arange(60) % 5)
-    kept = model.fit(df, groups=(np.arange(60) % 5)[df["x"].notna().to_numpy()])
-    assert kept.inference_.n_groups == 5
+#: Rows of the missing-value tests: NaN in x, in the offset, in the weights; no cluster label.
+NAN_X, NAN_OFFSET, NAN_WEIGHT, NO_LABEL = [3, 9, 250], [17], [40, 41], [5, 120, 399]
+
+
+def missing_case(family: str, link: str):
+    """Data with NaN in x, the offset and the weights, and 30 string cluster labels."""
+    df = simulate(family, seed=31)
+    df.loc[NAN_X, "x"] = np.nan
+    offset = (0.1 if family == "binomial" else 1.0) * np.log(df["expo"].to_numpy())
+    offset[NAN_OFFSET] = np.nan
+    weights = df["w"].to_numpy().copy()
+    weights[NAN_WEIGHT] = np.nan
+    return df, weights, offset, cluster_labels(len(df)).astype(object)
+
+
+def by_hand_reference(family, link, df, weights, offset, labels, keep, formula):
+    """statsmodels' cluster covariance on the rows kept, removed by hand."""
+    given = {
+        "family": sm_family(family, link),
+        "var_weights": weights[keep],
+        "offset": offset[keep],
+    }
+    if formula:
+        model = smf.glm(FORMULA, df[keep], **given)
+    else:
+        X = sm.add_constant(df.loc[keep, ["x", "z"]].to_numpy())
+        model = sm.GLM(df.loc[keep, "y"].to_numpy(), X, **given)
+    groups = pd.factorize(labels[keep])[0]
+    return model.fit(tol=1e-13, maxiter=200, cov_type="cluster", cov_kwds={"groups": groups})
+
+
+def aligned(ours, ref) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """statsmodels' coefficients, standard errors and covariance in our term order."""
+    names = list(ours.term_names_)
+    ref_names = list(ref.params.index) if isinstance(ref.params, pd.Series) else names
+    coef = pd.Series(np.asarray(ref.params), index=ref_names).loc[names]
+    se = pd.Series(np.asarray(ref.bse), index=ref_names).loc[names]
+    cov = pd.DataFrame(np.asarray(ref.cov_params()), index=ref_names, columns=ref_names)
+    return coef, se, cov.loc[names, names]
+
+
+def fit_missing(family, link, df, weights, offset, groups, formula, **params):
+    model = GLM(family=family, link=link, formula=FORMULA if formula else None, **params)
+    if formula:
+        return model.fit(df, sample_weight=weights, offset=offset, groups=groups)
+    return model.fit(df[["x", "z"]].to_numpy(), df["y"], weights, offset, groups)
+
+
+MISSING_CASES = [("poisson", "log"), ("binomial", "logit"), ("binomial", "cloglog")]
+
+
+@pytest.mark.parametrize("formula", [True, False], ids=["formula", "arrays"])
+@pytest.mark.parametrize("family,link", MISSING_CASES)
+def test_cluster_with_missing_drop_matches_statsmodels_on_rows_removed_by_hand(
+    family, link, formula
+):
+    df, weights, offset, labels = missing_case(family, link)
+    keep = np.ones(len(df), dtype=bool)
+    keep[NAN_X + NAN_OFFSET + NAN_WEIGHT] = False
+    ref = by_hand_reference(family, link, df, weights, offset, labels, keep, formula)
+    params = {"missing": "drop", "cov_type": "cluster", "information": "observed"}
+    ours = fit_missing(family, link, df, weights, offset, labels, formula, **params)
+    assert ours.n_dropped_ == 6 and ours.inference_.n_groups == 30
+    np.testing.assert_array_equal(ours._fit_design.kept_rows, keep)
+    _, se, cov = aligned(ours, ref)
+    np.testing.assert_allclose(ours.coef_table()["std_err"], se, rtol=RTOL)
+    np.testing.assert_allclose(ours.cov_params_, cov, rtol=RTOL, atol=RTOL * se.min() ** 2)
+    # Labels for the rows kept work too, and so do with_cov with either length.
+    by_kept = fit_missing(family, link, df, weights, offset, labels[keep], formula, **params)
+    np.testing.assert_array_equal(by_kept.cov_params_, ours.cov_params_)
+    plain = fit_missing(
+        family, link, df, weights, offset, None, formula, missing="drop", information="observed"
+    )
+    for given in (labels, labels[keep]):
+        np.testing.assert_array_equal(
+            plain.with_cov("cluster", groups=given).cov_params_, ours.cov_params_
+        )
+
+
+@pytest.mark.parametrize("formula", [True, False], ids=["formula", "arrays"])
+@pytest.mark.parametrize("family,link", MISSING_CASES)
+def test_rows_without_cluster_label_are_dropped_with_missing_drop(family, link, formula):
+    df, weights, offset, labels = missing_case(family, link)
+    labels[NO_LABEL[0]] = None
+    labels[NO_LABEL[1:]] = np.nan
+    labels[NAN_X[0]] = None  # a row missing both: counted once
+    keep = np.ones(len(df), dtype=bool)
+    keep[NAN_X + NAN_OFFSET + NAN_WEIGHT + NO_LABEL] = False
+    ref = by_hand_reference(family, link, df, weights, offset, labels, keep, formula)
+    params = {"missing": "drop", "cov_type": "cluster", "information": "observed"}
+    ours = fit_missing(family, link, df, weights, offset, labels, formula, **params)
+    assert ours.n_dropped_ == 9 and ours.nobs_ == keep.sum()
+    np.testing.assert_array_equal(ours._fit_design.kept_rows, keep)
+    coef, se, _ = aligned(ours, ref)
+    assert_close(ours.coef_table()["coef"], coef, floor=se)
+    np.testing.assert_allclose(ours.coef_table()["std_err"], se, rtol=RTOL)
+    assert "Rows dropped (missing):" in str(ours.summary())
+    with pytest.raises(InvalidGroupsError, match=r"no label in 4 of 400 rows \(first at row 3\)"):
+        fit_missing(family, link, df, weights, offset, labels, formula, cov_type="cluster")
+    # with_cov cannot drop rows without refitting: a missing label of a fitted row is an error.
+    fitted = fit_missing(family, link, df, weights, offset, None, formula, missing="drop")
+    with pytest.raises(InvalidGroupsError, match=r"no label in 3 of 394 rows"):
+        fitted.with_cov("cluster", groups=labels)
+
+
+def test_cluster_label_column_with_missing_values_in_a_formula():
+    df, weights, offset, labels = missing_case("poisson", "log")
+    labels[NO_LABEL] = None
+    df = df.assign(cluster=labels)
+    model = GLM(family="poisson", formula=FORMULA, missing="drop", cov_type="cluster")
+    by_name = model.fit(df, sample_weight=weights, offset=offset, groups="cluster")
+    by_values = GLM(family="poisson", formula=FORMULA, missing="drop", cov_type="cluster").fit(
+        df, sample_weight=weights, offset=offset, groups=labels
+    )
+    assert by_name.n_dropped_ == 9
+    np.testing.assert_array_equal(by_name.cov_params_, by_values.cov_params_)

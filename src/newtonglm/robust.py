@@ -71,12 +71,8 @@ class RobustCov:
     n_groups: int | None = None
 
 
-def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.ndarray:
-    """Cluster labels (any hashable values), one per fitted row → integer codes 0 .. G-1.
-
-    ``n_dropped`` (rows removed by ``missing='drop'``) only sharpens the error message when
-    the labels were given for the rows before dropping.
-    """
+def cluster_codes(labels: np.ndarray, n_rows: int) -> np.ndarray:
+    """Cluster labels (any hashable values), one per fitted row → integer codes 0 .. G-1."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -85,12 +81,6 @@ def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.nda
             f"groups must be one label per row (one-way clustering); got shape {labels.shape}."
         )
     if labels.shape[0] != n_rows:
-        if n_dropped and labels.shape[0] == n_rows + n_dropped:
-            raise InvalidGroupsError(
-                f"missing='drop' removed {n_dropped} rows, so the {labels.shape[0]} cluster "
-                f"labels no longer line up with the {n_rows} rows fitted; drop the incomplete "
-                "rows before fitting, or pass labels for the rows kept."
-            )
         raise InvalidGroupsError(
             f"groups has {labels.shape[0]} labels but the model has {n_rows} rows; pass one "
             "cluster label per row."
@@ -99,7 +89,7 @@ def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.nda
     missing = codes < 0
     if missing.any():
         raise InvalidGroupsError(
-            f"groups has {int(missing.sum())} missing labels (first at row "
+            f"groups has no label in {int(missing.sum())} of {n_rows} rows (first at row "
             f"{int(np.flatnonzero(missing)[0])}); every row needs a cluster label."
         )
     return np.asarray(codes, dtype=np.intp)
