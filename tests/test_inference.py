@@ -707,3 +707,24 @@ def test_cluster_label_column_with_missing_values_in_a_formula():
     )
     assert by_name.n_dropped_ == 9
     np.testing.assert_array_equal(by_name.cov_params_, by_values.cov_params_)
+
+
+def test_kept_rows_combines_rows_dropped_by_the_formula_and_by_the_design():
+    # NaN in z is dropped by formula.py; log(0) = -inf appears only in the design matrix.
+    df = simulate("poisson", n=200, seed=12).assign(u=lambda d: d["expo"])
+    df.loc[[4, 60], "z"] = np.nan
+    df.loc[[10, 61], "u"] = 0.0
+    labels = cluster_labels(len(df))
+    formula = "y ~ x + z + np.log(u)"
+    with np.errstate(divide="ignore"):
+        model = GLM(family="poisson", formula=formula, missing="drop", cov_type="cluster").fit(
+            df, groups=labels
+        )
+    keep = np.ones(len(df), dtype=bool)
+    keep[[4, 60, 10, 61]] = False
+    np.testing.assert_array_equal(model._fit_design.kept_rows, keep)
+    assert model.n_dropped_ == 4
+    clean = GLM(family="poisson", formula=formula, cov_type="cluster").fit(
+        df[keep], groups=labels[keep]
+    )
+    np.testing.assert_allclose(model.cov_params_, clean.cov_params_, rtol=1e-12)
