@@ -243,6 +243,7 @@ def subset_design(design: Design, kept: Sequence[int]) -> Design:
         intercept_index=kept.index(index) if index is not None and index in kept else None,
         response_name=design.response_name,
         n_dropped=design.n_dropped,
+        kept_rows=design.kept_rows,
     )
 
 
