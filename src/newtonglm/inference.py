@@ -207,12 +207,20 @@ def null_deviance(family: Family, design: Design, stop: StopRule) -> float:
     mu = g⁻¹(offset).
     """
     y, w, offset = design.y, design.weights, design.offset
-    if design.intercept_index is None:
-        eta = np.zeros_like(y) if offset is None else offset
-        return family.deviance(y, family.link.inverse(eta), w)
-    if offset is None:
-        mu = np.full_like(y, float(w @ y) / float(w.sum()))
-        return family.deviance(y, mu, w)
+    if design.intercept_index is None or offset is None:
+        # mu is known without a fit: g⁻¹(offset), or the weighted mean of y. Blockwise, so that
+        # no n-length temporaries are made.
+        mean = float(w @ y) / float(w.sum())
+        total = 0.0
+        for rows in kernel.block_slices(y.shape[0], 1):
+            if design.intercept_index is not None:
+                mu = np.full(rows.stop - rows.start, mean)
+            elif offset is None:
+                mu = family.link.inverse(np.zeros(rows.stop - rows.start))
+            else:
+                mu = family.link.inverse(offset[rows])
+            total += family.deviance(y[rows], mu, w[rows])
+        return total
     ones = Design(
         X=DenseMatrix(np.empty((y.shape[0], 0)), intercept=True),
         y=y,

@@ -119,8 +119,10 @@ class GLMObjective:
 
     def _sqrt_w(self) -> FloatArray | None:
         # √w once per fit rather than once per pass (in-memory designs only).
-        if self._sqrt_weights is None and isinstance(self.design.weights, np.ndarray):
-            self._sqrt_weights = np.sqrt(self.design.weights)
+        w = self.design.weights
+        if self._sqrt_weights is None and isinstance(w, np.ndarray):
+            # Unit weights (the default) are their own square root: no second n-vector.
+            self._sqrt_weights = w if bool((w == 1.0).all()) else np.sqrt(w)
         return self._sqrt_weights
 
     def hessp(self, at: Evaluation, v: FloatArray) -> FloatArray:
