@@ -168,6 +168,8 @@ class Accumulator:
         Largest block that will be added (sizes the reused buffer).
     score, fisher : bool
         Whether to form the score and the Fisher information.
+    unit_weights : bool, default=False
+        Whether every prior weight is 1 (the blocks' ``wb`` are then not multiplied in).
     """
 
     def __init__(
@@ -180,8 +182,10 @@ class Accumulator:
         *,
         score: bool = True,
         fisher: bool = True,
+        unit_weights: bool = False,
     ) -> None:
         self.family = family
+        self.unit_weights = unit_weights
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = intercept
         self.want_score = score
@@ -220,13 +224,17 @@ class Accumulator:
                 eta += ob
             mu_raw = link.inverse(eta)
             mu = family.clip_mu(mu_raw)
-            self.n_boundary += int(np.count_nonzero((mu != mu_raw) & (wb > 0)))
-            self.deviance += float(wb @ family.unit_deviance(yb, mu, eta))
+            unit = self.unit_weights  # all prior weights 1: skip the multiplications by w, √w
+            at_edge = mu != mu_raw
+            self.n_boundary += int(np.count_nonzero(at_edge if unit else at_edge & (wb > 0)))
+            dev = family.unit_deviance(yb, mu, eta)
+            self.deviance += float(dev.sum() if unit else wb @ dev)
             # c = √w (y - mu) / √V: Pearson's χ² is c·c, and the score is Xᵀ √W c below.
             sqrt_v = np.sqrt(family.variance(mu))
             sqrt_w = np.sqrt(wb) if sqrt_wb is None else sqrt_wb
             c = yb - mu
-            c *= sqrt_w
+            if not unit:
+                c *= sqrt_w
             c /= sqrt_v
             self.pearson += float(c @ c)
             if self.gram is None and keep_weights is None:
@@ -236,9 +244,11 @@ class Accumulator:
                 # mu' = V(mu): W = w V and the score weight is w. V is taken at the clipped mean
                 # (as statsmodels does), so that at the edge of the range √W c stays exactly
                 # w (y - mu) and no mu' of 0 turns the score of a saturated row into 0 / 0.
-                sw = sqrt_w * sqrt_v
+                sw = sqrt_v if unit else sqrt_w * sqrt_v
             else:
-                sw = sqrt_w * link.inverse_derivative(eta) / sqrt_v
+                sw = link.inverse_derivative(eta) / sqrt_v
+                if not unit:
+                    sw *= sqrt_w
             if keep_weights is not None:
                 np.multiply(sw, sw, out=keep_weights)
             if self.gram is None:
@@ -290,6 +300,7 @@ def pass_sums(
     fisher: bool = True,
     keep_weights: bool = False,
     sqrt_weights: FloatArray | None = None,
+    unit_weights: bool = False,
 ) -> PassSums:
     """One blocked pass over X at ``coef``: deviance, Pearson χ², and optionally score and Fisher.
 
@@ -311,6 +322,8 @@ def pass_sums(
         Whether to return the working weights (n floats) for :func:`hessp_pass`.
     sqrt_weights : ndarray of shape (n_samples,), optional
         √weights, when the caller keeps them across passes.
+    unit_weights : bool, default=False
+        Whether every weight is 1 (known to the caller), which saves a few vector operations.
 
     Returns
     -------
@@ -321,7 +334,14 @@ def pass_sums(
     n, d = M.shape
     step = block_rows(d)
     acc = Accumulator(
-        family, coef, data.shape[1], M.intercept, min(step, n), score=score, fisher=fisher
+        family,
+        coef,
+        data.shape[1],
+        M.intercept,
+        min(step, n),
+        score=score,
+        fisher=fisher,
+        unit_weights=unit_weights,
     )
     kept_w = np.empty(n) if keep_weights else None
     for rows in block_slices(n, d):

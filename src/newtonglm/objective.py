@@ -73,6 +73,7 @@ class GLMObjective:
         #: Number of passes over X made so far (evaluations, WLS starts).
         self.n_passes = 0
         self._sqrt_weights: FloatArray | None = None
+        self._unit_weights = False
 
     @property
     def n_features(self) -> int:
@@ -106,6 +107,7 @@ class GLMObjective:
             fisher=hess,
             keep_weights=weights,
             sqrt_weights=self._sqrt_w(),
+            unit_weights=self._unit_weights,
         )
         return Evaluation(
             coef=np.array(coef, dtype=np.float64),
@@ -122,7 +124,8 @@ class GLMObjective:
         w = self.design.weights
         if self._sqrt_weights is None and isinstance(w, np.ndarray):
             # Unit weights (the default) are their own square root: no second n-vector.
-            self._sqrt_weights = w if bool((w == 1.0).all()) else np.sqrt(w)
+            self._unit_weights = bool((w == 1.0).all())
+            self._sqrt_weights = w if self._unit_weights else np.sqrt(w)
         return self._sqrt_weights
 
     def hessp(self, at: Evaluation, v: FloatArray) -> FloatArray:
