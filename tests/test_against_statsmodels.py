@@ -72,7 +72,7 @@ def assert_matches(model, ref, names=None) -> None:
             table[col], ref_frame[col], rtol=RTOL_COEF, atol=RTOL_COEF * se.min()
         )
     np.testing.assert_allclose(table["z"], ref_frame["z"], rtol=RTOL_COEF, atol=RTOL_COEF)
-    np.testing.assert_allclose(table["p_value"], ref_frame["p_value"], rtol=1e-5, atol=RTOL_COEF)
+    np.testing.assert_allclose(table["p_value"], ref_frame["p_value"], rtol=1e-6, atol=RTOL_COEF)
     ref_cov = pd.DataFrame(np.asarray(ref.cov_params()), index=index, columns=index)
     ref_cov = ref_cov.loc[table.index, table.index]
     np.testing.assert_allclose(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from newtonglm import datasets
+from newtonglm import PoissonRegression, datasets
 from newtonglm.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,97 @@ def test_cli_fit_json_matches_statsmodels(capsys, smf):
         np.testing.assert_allclose(row["std_err"], ref.bse[term], rtol=1e-6)
     np.testing.assert_allclose(result["deviance"], ref.deviance, rtol=1e-9)
     assert result["converged"] is True and result["family"] == "poisson"
+
+
+INSURANCE_ARGS = [
+    "fit",
+    INSURANCE,
+    "--formula",
+    "claims ~ C(district) + group + age",
+    "--family",
+    "poisson",
+    "--exposure",
+    "holders",
+]
+
+
+def insurance_reference(smf, **fit_kwargs):
+    df = datasets.load("insurance")
+    model = smf.glm(
+        "claims ~ C(district) + group + age",
+        df,
+        family=sm.families.Poisson(),
+        offset=np.log(df["holders"]),
+    )
+    return model.fit(tol=1e-13, **fit_kwargs)
+
+
+@pytest.mark.parametrize(
+    "flags,sm_kwargs,label",
+    [
+        ([], {}, "nonrobust (expected information)"),
+        (["--cov-type", "HC0"], {"cov_type": "HC0"}, "HC0 sandwich (expected information bread)"),
+        (
+            ["--cov-type", "cluster", "--groups", "district"],
+            {"cov_type": "cluster", "cov_kwds": {"groups": "district"}},
+            "cluster-robust, 4 clusters (expected information bread)",
+        ),
+        (["--scale", "X2"], {"scale": "X2"}, "nonrobust (expected information)"),
+        (["--scale", "dev"], {"scale": "dev"}, "nonrobust (expected information)"),
+    ],
+    ids=["nonrobust", "HC0", "cluster", "X2", "dev"],
+)
+def test_cli_covariance_and_scale_match_statsmodels(capsys, smf, flags, sm_kwargs, label):
+    assert main([*INSURANCE_ARGS, *flags, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    if "cov_kwds" in sm_kwargs:
+        district = datasets.load("insurance")["district"]
+        sm_kwargs = {**sm_kwargs, "cov_kwds": {"groups": district.to_numpy()}}
+    ref = insurance_reference(smf, **sm_kwargs)
+    assert result["cov_type"] == sm_kwargs.get("cov_type", "nonrobust")
+    assert result["covariance"] == label
+    assert result["scale_method"] == sm_kwargs.get("scale", "fixed")
+    np.testing.assert_allclose(result["scale"], ref.scale, rtol=1e-6)
+    for term, row in result["coefficients"].items():
+        np.testing.assert_allclose(row["std_err"], ref.bse[term], rtol=1e-6)
+    assert main([*INSURANCE_ARGS, *flags]) == 0
+    out = capsys.readouterr().out
+    assert f"Covariance: {label}" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "HC2", "HC3"])
+def test_cli_hc_types_equal_the_estimator(capsys, cov_type):
+    assert main([*INSURANCE_ARGS, "--cov-type", cov_type, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    df = datasets.load("insurance")
+    model = PoissonRegression(formula="claims ~ C(district) + group + age", cov_type=cov_type)
+    table = model.fit(df, offset=np.log(df["holders"])).coef_table()
+    assert result["cov_type"] == cov_type
+    for term, row in result["coefficients"].items():
+        assert row["std_err"] == table.loc[term, "std_err"]
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--cov-type", "cluster"], "--cov-type cluster needs --groups COL"),
+        (["--groups", "district"], "--groups is used only with --cov-type cluster"),
+        (["--cov-type", "cluster", "--groups", "nope"], "groups='nope' names no column"),
+    ],
+)
+def test_cli_groups_errors_are_one_line(capsys, flags, message):
+    assert main([*INSURANCE_ARGS, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newtonglm: error: ") and message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("flag", ["--cov-type HC4", "--scale pearson"])
+def test_cli_rejects_unknown_covariance_choices(capsys, flag):
+    with pytest.raises(SystemExit) as exc:
+        main([*INSURANCE_ARGS, *flag.split()])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "trust-region"])

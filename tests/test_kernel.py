@@ -400,3 +400,17 @@ def test_fit_does_not_copy_a_float64_array() -> None:
         )
         assert design.X.data is X
         assert design.X.shape == (200, 4)
+
+
+@pytest.mark.parametrize("case", list(FAMILY_CASES))
+def test_unit_weights_shortcut_matches_general_pass(case: str) -> None:
+    family = FAMILY_CASES[case]
+    X, y, _w, offset = _simulate(family, 900)
+    ones = np.ones(X.shape[0])
+    coef = _coef_off_optimum()
+    general = kernel.pass_sums(X, y, ones, offset, coef, family, keep_weights=True)
+    shortcut = kernel.pass_sums(
+        X, y, ones, offset, coef, family, keep_weights=True, unit_weights=True
+    )
+    _assert_sums_equal(shortcut, general)
+    _assert_close(shortcut.work_weights, general.work_weights, RTOL_SUMS)

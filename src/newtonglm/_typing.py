@@ -16,3 +16,7 @@ FamilyName = Literal["binomial", "poisson", "gaussian"]
 LinkName = Literal["logit", "probit", "cloglog", "log", "identity"]
 MissingPolicy = Literal["raise", "drop"]
 RankPolicy = Literal["raise", "drop"]
+#: Covariance of the coefficients (``cov_type=``); definitions in :mod:`newtonglm.robust`.
+CovType = Literal["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"]
+#: Information matrix inverted for the covariance (``information=``).
+Information = Literal["expected", "observed"]

@@ -18,6 +18,8 @@ import pandas as pd
 
 from .estimator import GLM
 from .exceptions import NewtonGLMError
+from .inference import SCALE_METHODS
+from .robust import COV_TYPES
 from .solvers import SOLVERS
 
 __all__ = ["main"]
@@ -43,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--tol", type=float, default=1e-8)
     fit.add_argument("--max-iter", type=int, default=None)
     fit.add_argument("--missing", default="raise", choices=["raise", "drop"])
+    fit.add_argument(
+        "--cov-type",
+        default="nonrobust",
+        choices=list(COV_TYPES),
+        help="covariance of the coefficients (default: nonrobust, the inverse information)",
+    )
+    fit.add_argument(
+        "--groups", default=None, metavar="COL", help="cluster labels for --cov-type cluster"
+    )
+    fit.add_argument(
+        "--scale",
+        default=None,
+        choices=list(SCALE_METHODS),
+        help="estimate the dispersion: Pearson chi2/df (X2) or deviance/df (dev)",
+    )
     fit.add_argument("--json", action="store_true", help="print the results as JSON")
     demo = sub.add_parser("demo", help="fit models on the shipped datasets")
     demo.add_argument(
@@ -78,6 +95,10 @@ def result_dict(model: GLM) -> dict[str, Any]:
         "llf": _clean(model.llf_),
         "aic": _clean(model.aic_),
         "bic": _clean(model.bic_),
+        "cov_type": model.cov_type,
+        "covariance": model.inference_.cov_label,
+        "scale": _clean(model.scale_),
+        "scale_method": model.inference_.scale_method,
         "n_iter": int(model.n_iter_),
         "converged": bool(model.converged_),
         "coefficients": {
@@ -105,7 +126,16 @@ def _fit(args: argparse.Namespace) -> int:
                 f"{int((exposure <= 0).sum())} rows are not (drop them or use --offset)."
             )
         offset = np.log(exposure)
-    params: dict[str, Any] = {"tol": args.tol, "missing": args.missing}
+    if args.cov_type == "cluster" and args.groups is None:
+        raise NewtonGLMError("--cov-type cluster needs --groups COL, the column of cluster labels.")
+    if args.groups is not None and args.cov_type != "cluster":
+        raise NewtonGLMError(f"--groups is used only with --cov-type cluster, not {args.cov_type}.")
+    params: dict[str, Any] = {
+        "tol": args.tol,
+        "missing": args.missing,
+        "cov_type": args.cov_type,
+        "scale": args.scale,
+    }
     if args.max_iter is not None:
         params["max_iter"] = args.max_iter
     if args.learning_rate is not None:
@@ -115,7 +145,7 @@ def _fit(args: argparse.Namespace) -> int:
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(data, sample_weight=args.weights, offset=offset)
+        model.fit(data, sample_weight=args.weights, offset=offset, groups=args.groups)
     for w in caught:
         sys.stderr.write(f"newtonglm: warning: {w.message}\n")
     if args.json:

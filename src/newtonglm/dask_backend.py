@@ -303,8 +303,14 @@ def pass_sums(
     score: bool = True,
     fisher: bool = True,
     keep_weights: bool = False,
+    sqrt_weights: object = None,
+    unit_weights: bool = False,
 ) -> kernel.PassSums:
-    """:func:`kernel.pass_sums` on a Dask design: one task per chunk, a tree of merges."""
+    """:func:`kernel.pass_sums` on a Dask design: one task per chunk, a tree of merges.
+
+    ``sqrt_weights`` and ``unit_weights`` (in-memory shortcuts) are ignored: each chunk
+    carries its own weights.
+    """
     coef = np.asarray(coef, dtype=np.float64)
     p = X.shape[1] - int(X.intercept)
     tasks = [
@@ -354,12 +360,9 @@ def hessp_pass(X: DaskMatrix, work_w: object, v: FloatArray) -> FloatArray:
 def _chunk_wls(
     chunk: _Chunk, columns: tuple[int, ...] | None, intercept: bool, family: Family, d: int
 ) -> tuple[FloatArray, FloatArray]:
-    from .objective import wls_start
-
     gram, rhs = np.zeros((d, d)), np.zeros(d)
     for xb, yb, wb, ob in chunk.blocks(columns):
-        z, work_w = wls_start(family, yb, wb, ob)
-        g, r = kernel.wls_sums(DenseMatrix(xb, intercept), work_w, z)
+        g, r = kernel.start_sums(DenseMatrix(xb, intercept), yb, wb, ob, family)
         gram += g
         rhs += r
     return gram, rhs

@@ -46,6 +46,8 @@ class Design:
     response_name: str
     #: Rows removed because of missing values (``missing='drop'``).
     n_dropped: int
+    #: Which input rows were kept, shape (n_input_rows,); None when none was dropped.
+    kept_rows: BoolArray | None = None
 
     @property
     def n_obs(self) -> int:
@@ -102,6 +104,7 @@ def finalize(
     missing: str = "raise",
     n_dropped: int = 0,
     implicit_intercept: bool = False,
+    kept_rows: BoolArray | None = None,
 ) -> Design:
     """Check lengths, finiteness and weights; apply the missing-value policy; return a Design.
 
@@ -126,6 +129,9 @@ def finalize(
     implicit_intercept : bool, default=False
         X lacks the intercept column, which is then implicit at ``intercept_index == 0``
         (``names`` includes it): X is used as it is, not copied.
+    kept_rows : ndarray of bool or None, default=None
+        Which of the user's rows the inputs here are (the rows kept upstream), None when they
+        are all of them; combined with the rows dropped here into ``Design.kept_rows``.
 
     Returns
     -------
@@ -160,6 +166,11 @@ def finalize(
             weights = None if weights is None else weights[keep]
             offs = None if offs is None else offs[keep]
             n_dropped += int(bad.sum())
+            if kept_rows is None:
+                kept_rows = keep
+            else:  # rows of the user's input that survived both steps
+                kept_rows = kept_rows.copy()
+                kept_rows[kept_rows] = keep
             if X.shape[0] == 0:
                 raise EmptyDataError(
                     f"every one of the {n} rows holds NaN or inf; nothing is left to fit after "
@@ -205,4 +216,5 @@ def finalize(
         intercept_index=intercept_index,
         response_name=response_name,
         n_dropped=n_dropped,
+        kept_rows=kept_rows,
     )

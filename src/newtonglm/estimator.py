@@ -10,6 +10,7 @@ tests (``model_tests.py``) are computed from the stored design without refitting
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 import warnings
 from typing import Any
@@ -103,20 +104,78 @@ class _BaseGLM(BaseEstimator):
         """Hook for estimator-specific checks of the validated design."""
 
     # -- cluster labels -----------------------------------------------------------------
-    def _group_codes(self, groups: Any, data: Any, design: Design) -> np.ndarray | None:
-        """Cluster labels → integer codes aligned with the rows of ``design``."""
-        if groups is None:
-            return None
+    @staticmethod
+    def _group_labels(groups: Any, data: Any) -> np.ndarray:
+        """Cluster labels as a 1-d array; a string names a column of the DataFrame ``data``."""
         if isinstance(groups, str):
             if not isinstance(data, pd.DataFrame) or groups not in data.columns:
                 raise InvalidGroupsError(
                     f"groups={groups!r} names no column of the data; a column name works with "
                     "a DataFrame passed to fit(), otherwise pass the cluster labels themselves."
                 )
-            labels = data[groups].to_numpy()
-        else:
-            labels = np.asarray(groups)
-        return robust.cluster_codes(labels, design.X.shape[0], design.n_dropped)
+            return np.asarray(data[groups].to_numpy())
+        labels = np.asarray(groups)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.ndim != 1:
+            raise InvalidGroupsError(
+                f"groups must be one label per row (one-way clustering); got shape {labels.shape}."
+            )
+        return labels
+
+    def _group_codes(self, groups: Any, data: Any, design: Design) -> np.ndarray | None:
+        """Cluster labels → integer codes aligned with the rows of ``design``.
+
+        The labels may be given for the rows fitted or, when ``missing='drop'`` removed rows,
+        for the rows passed to ``fit`` (then the labels of the dropped rows are discarded).
+        """
+        if groups is None:
+            return None
+        labels = self._group_labels(groups, data)
+        kept, n_fit = design.kept_rows, design.X.shape[0]
+        if kept is not None and labels.shape[0] == kept.shape[0]:
+            labels = labels[kept]
+        elif kept is not None and labels.shape[0] != n_fit:
+            raise InvalidGroupsError(
+                f"groups has {labels.shape[0]} labels but fit() was given {kept.shape[0]} rows, "
+                f"of which missing='drop' kept {n_fit}; pass one cluster label per row given "
+                "(or per row kept)."
+            )
+        return robust.cluster_codes(labels, n_fit)
+
+    def _design_and_groups(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, groups: Any
+    ) -> tuple[Design, np.ndarray | None]:
+        """The design and the cluster codes of its rows.
+
+        ``groups`` holds one label per row passed to ``fit``. Rows whose label is missing are
+        refused, or, with ``missing='drop'``, removed before the design is built (as rows with
+        NaN in the data are) and counted in ``n_dropped_``.
+        """
+        if groups is None:
+            return self._design(X, y, sample_weight, offset), None
+        labels = self._group_labels(groups, X)
+        n_rows = len(X) if not hasattr(X, "shape") else int(X.shape[0])
+        absent = np.asarray(pd.isna(labels), dtype=bool)
+        if labels.shape[0] != n_rows or not absent.any():
+            # Complete labels, or labels for the rows kept: checked against the design.
+            design = self._design(X, y, sample_weight, offset)
+            return design, self._group_codes(labels, None, design)
+        if self.missing != "drop":
+            raise InvalidGroupsError(
+                f"groups has no label in {int(absent.sum())} of {n_rows} rows (first at row "
+                f"{int(np.flatnonzero(absent)[0])}); every row needs a cluster label. Label "
+                "them, or pass missing='drop' to drop those rows."
+            )
+        keep = ~absent
+        design = self._design(*(_take_rows(v, keep) for v in (X, y, sample_weight, offset)))
+        kept = keep.copy()
+        if design.kept_rows is not None:
+            kept[keep] = design.kept_rows
+        design = dataclasses.replace(
+            design, n_dropped=design.n_dropped + int(absent.sum()), kept_rows=kept
+        )
+        return design, self._group_codes(labels, None, design)
 
     def _cov_options(self, cov_type: str, codes: np.ndarray | None) -> inference.CovOptions:
         if cov_type == "cluster" and codes is None:
@@ -164,6 +223,7 @@ class _BaseGLM(BaseEstimator):
                 response_name=parts.response_name,
                 missing=self.missing,
                 n_dropped=parts.n_dropped,
+                kept_rows=parts.kept_rows,
             )
         self.model_spec_ = None
         X, y = validate_data(
@@ -268,7 +328,8 @@ class _BaseGLM(BaseEstimator):
             Added to the linear predictor, e.g. ``log(exposure)`` for a Poisson rate model.
         groups : array-like of shape (n_samples,) or str, optional
             Cluster labels for ``cov_type="cluster"`` (any hashable values); with a DataFrame,
-            a string names a column of ``X``.
+            a string names a column of ``X``. With ``missing="drop"``, rows dropped for
+            missing values lose their label, and rows without a label (None, NaN) are dropped.
 
         Returns
         -------
@@ -281,10 +342,10 @@ class _BaseGLM(BaseEstimator):
             design = self._dask_design(X, y, sample_weight, offset, groups, family)
             options = self._cov_options(self.cov_type, None)
         else:
-            design = self._design(X, y, sample_weight, offset)
+            design, codes = self._design_and_groups(X, y, sample_weight, offset, groups)
             family.check_y(design.y, design.response_name)
             self._check_design(design)
-            options = self._cov_options(self.cov_type, self._group_codes(groups, X, design))
+            options = self._cov_options(self.cov_type, codes)
         objective = GLMObjective(family, design)
         gram, rhs = objective.initial_wls()
         kept = self._check_rank(design, gram)
@@ -402,8 +463,8 @@ class _BaseGLM(BaseEstimator):
         cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
             Covariance type (see the class docstring).
         groups : array-like of shape (n_samples,), optional
-            Cluster labels, one per row fitted, for ``cov_type="cluster"``; None reuses the
-            labels given to ``fit``.
+            Cluster labels for ``cov_type="cluster"``, one per row given to ``fit`` or one per
+            row fitted (after ``missing="drop"``); None reuses the labels given to ``fit``.
 
         Returns
         -------
@@ -758,6 +819,15 @@ def _is_distributed(X: Any) -> bool:
     return bool(getattr(X, "is_distributed", False))
 
 
+def _take_rows(value: Any, keep: np.ndarray) -> Any:
+    """The rows ``keep`` of a fit input; None and column names (str) pass through."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.iloc[keep]
+    return np.asarray(value)[keep]
+
+
 def _subset(design: Design, kept: list[int]) -> Design:
     return inference.subset_design(design, kept)
 
@@ -922,6 +992,12 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
         missing = np.asarray(pd.isna(values), dtype=bool)
+        if values.ndim == 1 and values.dtype.kind in "biuf" and not missing.any():
+            # The common case without sorting a million labels: numeric 0/1 with both present.
+            is1 = values == 1
+            if ((values == 0) | is1).all() and 0 < np.count_nonzero(is1) < values.size:
+                self.classes_ = np.array([0, 1]).astype(values.dtype)
+                return is1.astype(np.float64)
         present = values[~missing]
         try:
             kind = type_of_target(present, input_name=name, raise_unknown=True)

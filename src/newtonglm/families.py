@@ -138,12 +138,19 @@ class Binomial(Family):
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
-        exact = y == mu  # 0 by definition, also at the clip bounds (R: dev.resids(0, 0) = 0)
-        mu = self.clip_mu(mu)
         ym = 1.0 - y
-        # Ratio form: exactly 0 at y == mu and free of the cancellation in y log y - y log mu.
-        d = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(ym, ym / (1.0 - mu)))
-        d = np.where(exact, 0.0, d)
+        exact = y == mu  # 0 by definition, also at the clip bounds (R: dev.resids(0, 0) = 0)
+        if ((y == 0.0) | (y == 1.0)).all():
+            # 0/1 outcomes (the common case, 4x cheaper): d = -2 log mu or -2 log(1 - mu).
+            mu = self.clip_mu(mu)
+            d = -2.0 * np.log(np.where(y > 0.5, mu, 1.0 - mu))
+            if exact.any():
+                d[exact] = 0.0
+        else:
+            mu = self.clip_mu(mu)
+            # Ratio form: exactly 0 at y == mu, free of the cancellation in y log y - y log mu.
+            d = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(ym, ym / (1.0 - mu)))
+            d = np.where(exact, 0.0, d)
         if eta is not None and isinstance(self.link, LogitLink):
             # Where mu rounds to the clip bounds, the log-sum-exp form in eta stays exact:
             # log mu = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta).
@@ -161,6 +168,8 @@ class Binomial(Family):
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None
     ) -> float:
+        if ((y == 0.0) | (y == 1.0)).all():
+            return 0.0  # log C(m, 0) = log C(m, m) = 0 and 0 log 0 = 1 log 1 = 0
         m = np.ones_like(y) if weights is None else weights
         k = m * y
         # log C(m, k); zero for 0/1 responses whatever the weight.

@@ -18,7 +18,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec, model_matrix
 from formulaic.errors import FormulaicError
 
-from ._typing import FloatArray
+from ._typing import BoolArray, FloatArray
 from .design import as_vector
 from .exceptions import (
     EmptyDataError,
@@ -58,6 +58,8 @@ class FormulaParts:
     offset: FloatArray | None
     #: Rows dropped for missing values before the design was built.
     n_dropped: int
+    #: Which rows of the data were kept, None when none was dropped.
+    kept_rows: BoolArray | None = None
 
 
 def _factor_names(parsed: Any, data: pd.DataFrame) -> set[str]:
@@ -180,6 +182,7 @@ def build(
                 counts[label] = int(mask.sum())
                 bad |= mask
     n_dropped = 0
+    keep: BoolArray | None = None
     if bad.any():
         if missing != "drop":
             detail = ", ".join(f"{k!r} ({v} rows)" for k, v in counts.items())
@@ -230,6 +233,7 @@ def build(
         sample_weight=weights,
         offset=offs,
         n_dropped=n_dropped,
+        kept_rows=keep,
     )
 
 

@@ -212,12 +212,20 @@ def null_deviance(family: Family, design: Design, stop: StopRule) -> float:
 
         return dask_backend.null_deviance(family, design, stop)
     y, w, offset = design.y, design.weights, design.offset
-    if design.intercept_index is None:
-        eta = np.zeros_like(y) if offset is None else offset
-        return family.deviance(y, family.link.inverse(eta), w)
-    if offset is None:
-        mu = np.full_like(y, float(w @ y) / float(w.sum()))
-        return family.deviance(y, mu, w)
+    if design.intercept_index is None or offset is None:
+        # mu is known without a fit: g⁻¹(offset), or the weighted mean of y. Blockwise, so that
+        # no n-length temporaries are made.
+        mean = float(w @ y) / float(w.sum())
+        total = 0.0
+        for rows in kernel.block_slices(y.shape[0], 1):
+            if design.intercept_index is not None:
+                mu = np.full(rows.stop - rows.start, mean)
+            elif offset is None:
+                mu = family.link.inverse(np.zeros(rows.stop - rows.start))
+            else:
+                mu = family.link.inverse(offset[rows])
+            total += family.deviance(y[rows], mu, w[rows])
+        return total
     ones = Design(
         X=DenseMatrix(np.empty((y.shape[0], 0)), intercept=True),
         y=y,
@@ -248,6 +256,7 @@ def subset_design(design: Design, kept: Sequence[int]) -> Design:
         intercept_index=kept.index(index) if index is not None and index in kept else None,
         response_name=design.response_name,
         n_dropped=design.n_dropped,
+        kept_rows=design.kept_rows,
     )
 
 

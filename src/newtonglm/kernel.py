@@ -34,6 +34,7 @@ __all__ = [
     "linear_predictor",
     "pass_sums",
     "r_factor",
+    "start_sums",
     "wls_sums",
 ]
 
@@ -173,6 +174,8 @@ class Accumulator:
         Largest block that will be added (sizes the reused buffer).
     score, fisher : bool
         Whether to form the score and the Fisher information.
+    unit_weights : bool, default=False
+        Whether every prior weight is 1 (the blocks' ``wb`` are then not multiplied in).
     """
 
     def __init__(
@@ -185,8 +188,10 @@ class Accumulator:
         *,
         score: bool = True,
         fisher: bool = True,
+        unit_weights: bool = False,
     ) -> None:
         self.family = family
+        self.unit_weights = unit_weights
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = intercept
         self.want_score = score
@@ -208,8 +213,12 @@ class Accumulator:
         ob: FloatArray | None,
         *,
         keep_weights: FloatArray | None = None,
+        sqrt_wb: FloatArray | None = None,
     ) -> None:
-        """Add one block of rows (raw data ``xb``; ``keep_weights`` receives W if given)."""
+        """Add one block of rows (raw data ``xb``; ``keep_weights`` receives W if given).
+
+        ``sqrt_wb``, √w of the block, may be passed to save recomputing it every pass.
+        """
         family, link, coef = self.family, self.family.link, self.coef
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
             if self.intercept:
@@ -221,32 +230,39 @@ class Accumulator:
                 eta += ob
             mu_raw = link.inverse(eta)
             mu = family.clip_mu(mu_raw)
-            self.n_boundary += int(np.count_nonzero((mu != mu_raw) & (wb > 0)))
-            var = family.variance(mu)
-            resid = yb - mu
-            self.deviance += float(wb @ family.unit_deviance(yb, mu, eta))
-            self.pearson += float(wb @ (resid * resid / var))
+            unit = self.unit_weights  # all prior weights 1: skip the multiplications by w, √w
+            at_edge = mu != mu_raw
+            self.n_boundary += int(np.count_nonzero(at_edge if unit else at_edge & (wb > 0)))
+            dev = family.unit_deviance(yb, mu, eta)
+            self.deviance += float(dev.sum() if unit else wb @ dev)
+            # c = √w (y - mu) / √V: Pearson's χ² is c·c, and the score is Xᵀ √W c below.
+            sqrt_v = np.sqrt(family.variance(mu))
+            sqrt_w = np.sqrt(wb) if sqrt_wb is None else sqrt_wb
+            c = yb - mu
+            if not unit:
+                c *= sqrt_w
+            c /= sqrt_v
+            self.pearson += float(c @ c)
             if self.gram is None and keep_weights is None:
                 return
-            # √W with W = w mu'² / V (every link is increasing, so mu' >= 0), and the score as
-            # Xᵀ √W c with c = √w (y - mu) / √V, so that √W c = w mu' (y - mu) / V.
-            sqrt_v = np.sqrt(var)
-            sqrt_w = np.sqrt(wb)
+            # √W with W = w mu'² / V (every link is increasing, so mu' >= 0).
             if family.is_canonical:
                 # mu' = V(mu): W = w V and the score weight is w. V is taken at the clipped mean
                 # (as statsmodels does), so that at the edge of the range √W c stays exactly
                 # w (y - mu) and no mu' of 0 turns the score of a saturated row into 0 / 0.
-                sw = sqrt_w * sqrt_v
+                sw = sqrt_v if unit else sqrt_w * sqrt_v
             else:
-                sw = sqrt_w * link.inverse_derivative(eta) / sqrt_v
+                sw = link.inverse_derivative(eta) / sqrt_v
+                if not unit:
+                    sw *= sqrt_w
             if keep_weights is not None:
                 np.multiply(sw, sw, out=keep_weights)
             if self.gram is None:
                 return
             if self.want_fisher:
-                self.gram.add(xb, sw, sqrt_w * resid / sqrt_v if self.want_score else None)
+                self.gram.add(xb, sw, c if self.want_score else None)
             else:
-                self.gram.add_vec(xb, sw * (sqrt_w * resid / sqrt_v))
+                self.gram.add_vec(xb, sw * c)
 
     def release_buffer(self) -> None:
         """Free the block buffer after the last ``add_block`` (before sending the sums away)."""
@@ -294,6 +310,8 @@ def pass_sums(
     score: bool = True,
     fisher: bool = True,
     keep_weights: bool = False,
+    sqrt_weights: FloatArray | None = None,
+    unit_weights: bool = False,
 ) -> PassSums:
     """One blocked pass over X at ``coef``: deviance, Pearson χ², and optionally score and Fisher.
 
@@ -313,6 +331,10 @@ def pass_sums(
         Whether to form the score vector and the Fisher information.
     keep_weights : bool, default=False
         Whether to return the working weights (n floats) for :func:`hessp_pass`.
+    sqrt_weights : ndarray of shape (n_samples,), optional
+        √weights, when the caller keeps them across passes.
+    unit_weights : bool, default=False
+        Whether every weight is 1 (known to the caller), which saves a few vector operations.
 
     Returns
     -------
@@ -323,7 +345,14 @@ def pass_sums(
     n, d = M.shape
     step = block_rows(d)
     acc = Accumulator(
-        family, coef, data.shape[1], M.intercept, min(step, n), score=score, fisher=fisher
+        family,
+        coef,
+        data.shape[1],
+        M.intercept,
+        min(step, n),
+        score=score,
+        fisher=fisher,
+        unit_weights=unit_weights,
     )
     kept_w = np.empty(n) if keep_weights else None
     for rows in block_slices(n, d):
@@ -333,6 +362,7 @@ def pass_sums(
             weights[rows],
             None if offset is None else offset[rows],
             keep_weights=None if kept_w is None else kept_w[rows],
+            sqrt_wb=None if sqrt_weights is None else sqrt_weights[rows],
         )
     return acc.result(kept_w)
 
@@ -374,6 +404,37 @@ def wls_sums(
     for rows in block_slices(n, d):
         sw = np.sqrt(work_w[rows])
         acc.add(data[rows], sw, sw * z[rows])
+    return acc.gram(), acc.vec()
+
+
+def start_sums(
+    X: DenseMatrix | FloatArray,
+    y: FloatArray,
+    weights: FloatArray,
+    offset: FloatArray | None,
+    family: Family,
+) -> tuple[FloatArray, FloatArray]:
+    """R's first IRLS iteration, blockwise: (Xᵀ W X, Xᵀ W z) at ``mu0 = family.starting_mu(y)``.
+
+    ``eta0 = g(mu0)``; the working response is ``eta0 - offset + (y - mu0) g'(mu0)`` and the
+    working weights ``w / (g'(mu0)² V(mu0))``. Computed one block at a time, so the start costs
+    no n-length temporaries.
+    """
+    M = as_matrix(X)
+    data = M.data
+    n, d = M.shape
+    link = family.link
+    acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for rows in block_slices(n, d):
+            yb, wb = y[rows], weights[rows]
+            mu0 = family.clip_mu(family.starting_mu(yb, wb))
+            gprime = link.derivative(mu0)
+            z = link.link(mu0) + (yb - mu0) * gprime
+            if offset is not None:
+                z -= offset[rows]
+            sw = np.sqrt(wb / (gprime * gprime * family.variance(mu0)))
+            acc.add(data[rows], sw, sw * z)
     return acc.gram(), acc.vec()
 
 

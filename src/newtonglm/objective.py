@@ -19,7 +19,7 @@ from ._typing import FloatArray
 from .design import Design
 from .families import Family
 
-__all__ = ["Evaluation", "GLMObjective", "executor", "solve_normal_equations", "wls_start"]
+__all__ = ["Evaluation", "GLMObjective", "executor", "solve_normal_equations"]
 
 
 def executor(X: Any) -> ModuleType:
@@ -88,6 +88,8 @@ class GLMObjective:
         self.design = design
         #: Number of passes over X made so far (evaluations, WLS starts).
         self.n_passes = 0
+        self._sqrt_weights: FloatArray | None = None
+        self._unit_weights = False
 
     @property
     def n_features(self) -> int:
@@ -123,6 +125,8 @@ class GLMObjective:
             score=grad,
             fisher=hess,
             keep_weights=weights,
+            sqrt_weights=self._sqrt_w(),
+            unit_weights=self._unit_weights,
         )
         return Evaluation(
             coef=np.array(coef, dtype=np.float64),
@@ -133,6 +137,15 @@ class GLMObjective:
             n_boundary=sums.n_boundary,
             work_weights=sums.work_weights,
         )
+
+    def _sqrt_w(self) -> FloatArray | None:
+        # √w once per fit rather than once per pass (in-memory designs only).
+        w = self.design.weights
+        if self._sqrt_weights is None and isinstance(w, np.ndarray):
+            # Unit weights (the default) are their own square root: no second n-vector.
+            self._unit_weights = bool((w == 1.0).all())
+            self._sqrt_weights = w if self._unit_weights else np.sqrt(w)
+        return self._sqrt_weights
 
     def hessp(self, at: Evaluation, v: FloatArray) -> FloatArray:
         """Fisher information at ``at.coef`` times ``v`` (one pass, O(n d), no d×d matrix).
@@ -157,31 +170,15 @@ class GLMObjective:
         ``eta0 - offset + (y - mu0) g'(mu0)`` and the working weights ``w / (g'(mu0)² V(mu0))``
         — the first iteration of R's ``glm.fit``. Returns ``(Xᵀ W X, Xᵀ W z)`` from one pass.
         """
-        d, fam = self.design, self.family
+        d = self.design
         self.n_passes += 1
         if getattr(d.X, "is_distributed", False):
-            return executor(d.X).initial_wls(d.X, fam)  # wls_start and wls_sums per chunk
-        z, work_w = wls_start(fam, d.y, d.weights, d.offset)
-        return kernel.wls_sums(d.X, work_w, z)
+            return executor(d.X).initial_wls(d.X, self.family)  # start_sums on every chunk
+        return kernel.start_sums(d.X, d.y, d.weights, d.offset, self.family)
 
     def initial_coef(self) -> FloatArray:
         """Coefficients of R's first iteration: the solution of :meth:`initial_wls`."""
         return solve_normal_equations(*self.initial_wls())
-
-
-def wls_start(
-    family: Family, y: FloatArray, weights: FloatArray, offset: FloatArray | None
-) -> tuple[FloatArray, FloatArray]:
-    """Working response and weights of R's first iteration, ``(z, W)``, row by row."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        mu0 = family.clip_mu(family.starting_mu(y, weights))
-        eta0 = family.link.link(mu0)
-        gprime = family.link.derivative(mu0)
-        z = eta0 + (y - mu0) * gprime
-        if offset is not None:
-            z = z - offset
-        work_w = weights / (gprime * gprime * family.variance(mu0))
-    return z, work_w
 
 
 def solve_normal_equations(gram: FloatArray, rhs: FloatArray) -> FloatArray:

@@ -31,14 +31,14 @@ Every matrix here comes from blocked passes over X; nothing n × n is formed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
 from . import kernel
-from ._typing import FloatArray
+from ._typing import CovType, FloatArray, Information
 from .design import Design
 from .exceptions import InvalidGroupsError
 from .families import Family
@@ -48,8 +48,6 @@ from .residuals import RowFit, leverage, row_fit
 __all__ = [
     "COV_TYPES",
     "INFORMATION_KINDS",
-    "CovType",
-    "Information",
     "RobustCov",
     "cluster_codes",
     "covariance",
@@ -58,12 +56,10 @@ __all__ = [
     "weighted_gram",
 ]
 
-CovType = Literal["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"]
-Information = Literal["expected", "observed"]
-#: Accepted values of ``cov_type=``.
-COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
-#: Accepted values of ``information=``.
-INFORMATION_KINDS: tuple[str, ...] = ("expected", "observed")
+#: Accepted values of ``cov_type=`` (the members of :data:`newtonglm._typing.CovType`).
+COV_TYPES: tuple[str, ...] = get_args(CovType)
+#: Accepted values of ``information=`` (the members of :data:`newtonglm._typing.Information`).
+INFORMATION_KINDS: tuple[str, ...] = get_args(Information)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +72,8 @@ class RobustCov:
     n_groups: int | None = None
 
 
-def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.ndarray:
-    """Cluster labels (any hashable values), one per fitted row → integer codes 0 .. G-1.
-
-    ``n_dropped`` (rows removed by ``missing='drop'``) only sharpens the error message when
-    the labels were given for the rows before dropping.
-    """
+def cluster_codes(labels: np.ndarray, n_rows: int) -> np.ndarray:
+    """Cluster labels (any hashable values), one per fitted row → integer codes 0 .. G-1."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -90,12 +82,6 @@ def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.nda
             f"groups must be one label per row (one-way clustering); got shape {labels.shape}."
         )
     if labels.shape[0] != n_rows:
-        if n_dropped and labels.shape[0] == n_rows + n_dropped:
-            raise InvalidGroupsError(
-                f"missing='drop' removed {n_dropped} rows, so the {labels.shape[0]} cluster "
-                f"labels no longer line up with the {n_rows} rows fitted; drop the incomplete "
-                "rows before fitting, or pass labels for the rows kept."
-            )
         raise InvalidGroupsError(
             f"groups has {labels.shape[0]} labels but the model has {n_rows} rows; pass one "
             "cluster label per row."
@@ -104,7 +90,7 @@ def cluster_codes(labels: np.ndarray, n_rows: int, n_dropped: int = 0) -> np.nda
     missing = codes < 0
     if missing.any():
         raise InvalidGroupsError(
-            f"groups has {int(missing.sum())} missing labels (first at row "
+            f"groups has no label in {int(missing.sum())} of {n_rows} rows (first at row "
             f"{int(np.flatnonzero(missing)[0])}); every row needs a cluster label."
         )
     return np.asarray(codes, dtype=np.intp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 from ..exceptions import InvalidParameterError
@@ -45,6 +46,12 @@ SOLVERS: dict[str, type] = {
 }
 
 
+@functools.cache
+def _accepted_options(cls: type) -> frozenset[str]:
+    # inspect.signature costs ~0.3 ms, a noticeable share of a 10,000-row fit.
+    return frozenset(inspect.signature(cls).parameters)
+
+
 def get_solver(name: str, **options: object) -> Solver:
     """Return a fresh solver called ``name``.
 
@@ -57,6 +64,6 @@ def get_solver(name: str, **options: object) -> Solver:
         raise InvalidParameterError(
             f"solver={name!r} is not a known solver; use one of {sorted(SOLVERS)}."
         ) from None
-    accepted = inspect.signature(cls).parameters
+    accepted = _accepted_options(cls)
     solver: Solver = cls(**{k: v for k, v in options.items() if k in accepted})
     return solver
