@@ -24,7 +24,7 @@ from scipy.linalg import blas, lapack
 
 from ._typing import FloatArray
 from .families import Family
-from .matrix import DenseMatrix, as_matrix
+from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
 __all__ = [
     "Accumulator",
@@ -273,7 +273,7 @@ def linear_predictor(X: object, coef: FloatArray, offset: FloatArray | None) -> 
 
 
 def pass_sums(
-    X: DenseMatrix | FloatArray,
+    X: DenseMatrix | SparseMatrix | FloatArray,
     y: FloatArray,
     weights: FloatArray,
     offset: FloatArray | None,
@@ -308,6 +308,20 @@ def pass_sums(
     PassSums
     """
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.pass_sums(
+            M,
+            y,
+            weights,
+            offset,
+            coef,
+            family,
+            score=score,
+            fisher=fisher,
+            keep_weights=keep_weights,
+        )
     data = M.data
     n, d = M.shape
     step = block_rows(d)
@@ -326,12 +340,18 @@ def pass_sums(
     return acc.result(kept_w)
 
 
-def hessp_pass(X: DenseMatrix | FloatArray, work_w: FloatArray, v: FloatArray) -> FloatArray:
+def hessp_pass(
+    X: DenseMatrix | SparseMatrix | FloatArray, work_w: FloatArray, v: FloatArray
+) -> FloatArray:
     """Fisher-information-vector product Xᵀ W X v in one blocked pass, no d×d matrix.
 
     ``v`` may be a vector (d,) or a matrix (d, k) of k directions at once.
     """
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.hessp_pass(M, work_w, v)
     data, intercept = M.data, M.intercept
     n, d = M.shape
     v = np.asarray(v, dtype=np.float64)
@@ -352,10 +372,14 @@ def hessp_pass(X: DenseMatrix | FloatArray, work_w: FloatArray, v: FloatArray) -
 
 
 def wls_sums(
-    X: DenseMatrix | FloatArray, work_w: FloatArray, z: FloatArray
+    X: DenseMatrix | SparseMatrix | FloatArray, work_w: FloatArray, z: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Weighted least-squares normal equations: return (Xᵀ W X, Xᵀ W z) in one blocked pass."""
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.wls_sums(M, work_w, z)
     data = M.data
     n, d = M.shape
     step = block_rows(d)
@@ -366,7 +390,7 @@ def wls_sums(
     return acc.gram(), acc.vec()
 
 
-def r_factor(X: DenseMatrix | FloatArray) -> FloatArray:
+def r_factor(X: DenseMatrix | SparseMatrix | FloatArray) -> FloatArray:
     """Upper-triangular R of a QR decomposition of X, streamed over row blocks (TSQR).
 
     Working on R keeps the conditioning of X itself (a Gram matrix would square it), so the
@@ -374,6 +398,10 @@ def r_factor(X: DenseMatrix | FloatArray) -> FloatArray:
     one block.
     """
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.r_factor(M)
     n, d = M.shape
     r = np.zeros((0, d))
     for rows in block_slices(n, d):
