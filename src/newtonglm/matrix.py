@@ -159,13 +159,42 @@ class SparseSplit:
         dense_mask = counts >= threshold * max(n, 1)
         self.dense_cols = np.flatnonzero(dense_mask)
         self.sparse_cols = np.flatnonzero(~dense_mask)
-        # Column selection is cheap on CSC; a CSR input is converted once (a copy of X).
-        src = data if data.format == "csc" else data.tocsc()
-        self.dense = np.asfortranarray(src[:, self.dense_cols].toarray())
-        rest = src[:, self.sparse_cols].tocsr()
+        if data.format == "csr":
+            self.dense, rest = self._split_csr(data, dense_mask)
+        else:
+            self.dense = np.zeros((n, self.dense_cols.size), order="F")
+            for pos, j in enumerate(self.dense_cols):
+                a, b = data.indptr[j], data.indptr[j + 1]
+                self.dense[data.indices[a:b], pos] += data.data[a:b]
+            rest = data[:, self.sparse_cols].tocsr()
         rest.sum_duplicates()
         self.sparse = rest
         self.one_per_row = bool(rest.nnz == 0 or np.diff(rest.indptr).max() <= 1)
+
+    def _split_csr(
+        self, data: sp.csr_matrix, dense_mask: np.ndarray
+    ) -> tuple[FloatArray, sp.csr_matrix]:
+        """Dense block and sparse rest of a CSR matrix, in O(nnz) without a format change."""
+        n, p = data.shape
+        nnz_rows = np.repeat(np.arange(n), np.diff(data.indptr))
+        in_dense = dense_mask[data.indices]
+        new_pos = np.empty(p, dtype=np.intp)
+        new_pos[self.dense_cols] = np.arange(self.dense_cols.size)
+        new_pos[self.sparse_cols] = np.arange(self.sparse_cols.size)
+        dense = np.zeros((n, self.dense_cols.size), order="F")
+        where = (nnz_rows[in_dense], new_pos[data.indices[in_dense]])
+        if data.has_canonical_format:
+            dense[where] = data.data[in_dense]
+        else:  # duplicate entries add up, as in every product with the matrix
+            np.add.at(dense, where, data.data[in_dense])
+        keep = ~in_dense
+        counts = np.bincount(nnz_rows[keep], minlength=n)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        rest = sp.csr_matrix(
+            (data.data[keep], new_pos[data.indices[keep]].astype(data.indices.dtype), indptr),
+            shape=(n, self.sparse_cols.size),
+        )
+        return dense, rest
 
     @property
     def nbytes(self) -> int:

@@ -291,7 +291,7 @@ def _check_same_data(first: Any, other: Any, label: str) -> None:
 
 
 def _column_getter(X: Any) -> Any:
-    """j -> column j of a design as a dense vector (a sparse design is not materialised)."""
+    """Return a function giving column j of a design as a dense vector (sparse: not densified)."""
     if isinstance(X, SparseMatrix):
         return X.column
     arr = np.asarray(X)
