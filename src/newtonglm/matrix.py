@@ -174,24 +174,41 @@ class SparseSplit:
     def _split_csr(
         self, data: sp.csr_matrix, dense_mask: np.ndarray
     ) -> tuple[FloatArray, sp.csr_matrix]:
-        """Dense block and sparse rest of a CSR matrix, in O(nnz) without a format change."""
+        """Dense block and sparse rest of a CSR matrix, in O(nnz), block of rows by block.
+
+        Working in row blocks bounds the temporaries (row numbers, masks) by one block, so
+        the split costs little more memory than its result.
+        """
         n, p = data.shape
-        nnz_rows = np.repeat(np.arange(n), np.diff(data.indptr))
-        in_dense = dense_mask[data.indices]
         new_pos = np.empty(p, dtype=np.intp)
         new_pos[self.dense_cols] = np.arange(self.dense_cols.size)
         new_pos[self.sparse_cols] = np.arange(self.sparse_cols.size)
         dense = np.zeros((n, self.dense_cols.size), order="F")
-        where = (nnz_rows[in_dense], new_pos[data.indices[in_dense]])
-        if data.has_canonical_format:
-            dense[where] = data.data[in_dense]
-        else:  # duplicate entries add up, as in every product with the matrix
-            np.add.at(dense, where, data.data[in_dense])
-        keep = ~in_dense
-        counts = np.bincount(nnz_rows[keep], minlength=n)
-        indptr = np.concatenate([[0], np.cumsum(counts)])
+        counts = np.zeros(n + 1, dtype=np.int64)
+        kept_idx: list[np.ndarray] = []
+        kept_val: list[np.ndarray] = []
+        step = 1 << 16
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            lo, hi = int(data.indptr[start]), int(data.indptr[stop])
+            ind, val = data.indices[lo:hi], data.data[lo:hi]
+            rows = np.repeat(np.arange(start, stop), np.diff(data.indptr[start : stop + 1]))
+            in_dense = dense_mask[ind]
+            where = (rows[in_dense], new_pos[ind[in_dense]])
+            if data.has_canonical_format:
+                dense[where] = val[in_dense]
+            else:  # duplicate entries add up, as in every product with the matrix
+                np.add.at(dense, where, val[in_dense])
+            keep = ~in_dense
+            counts[start + 1 : stop + 1] = np.bincount(rows[keep] - start, minlength=stop - start)
+            kept_idx.append(new_pos[ind[keep]].astype(data.indices.dtype))
+            kept_val.append(val[keep])
         rest = sp.csr_matrix(
-            (data.data[keep], new_pos[data.indices[keep]].astype(data.indices.dtype), indptr),
+            (
+                np.concatenate(kept_val) if kept_val else np.zeros(0),
+                np.concatenate(kept_idx) if kept_idx else np.zeros(0, dtype=np.int32),
+                np.cumsum(counts),
+            ),
             shape=(n, self.sparse_cols.size),
         )
         return dense, rest
