@@ -126,6 +126,8 @@ def _identity(X: Any) -> Any:
 
 
 def fitter_newtonglm(family: str, solver: str, tol: float) -> Fitter:
+    # scipy.sparse X is taken as it is (CSR here; CSC works as well, and no format is
+    # converted before the timer: the split into dense and sparse columns is part of the fit).
     import newtonglm
 
     def fit(X: Any, y: np.ndarray) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._typing import BoolArray, FloatArray
 from .exceptions import (
@@ -20,7 +21,7 @@ from .exceptions import (
     MissingValueError,
     ShapeMismatchError,
 )
-from .matrix import DenseMatrix, as_matrix
+from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
 __all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
 
@@ -31,7 +32,7 @@ class Design:
 
     #: Design matrix (the user's float64 array, not copied; the intercept column, when fitted,
     #: may be implicit): array-like for ``shape``, ``X @ coef``, ``X[rows]``, ``np.asarray``.
-    X: DenseMatrix
+    X: DenseMatrix | SparseMatrix
     #: Response (for binomial: 0/1 or proportions).
     y: FloatArray
     #: Prior weights (ones when none were given).
@@ -70,8 +71,21 @@ def as_vector(values: object, name: str) -> FloatArray:
         raise MissingValueError(f"{name} must be numeric; got dtype {arr.dtype}.") from None
 
 
+def _sparse_nonfinite(values: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the stored NaN / ±inf entries of a CSR or CSC matrix."""
+    m = values if values.format in ("csr", "csc") else values.tocsr()
+    where = np.flatnonzero(~np.isfinite(m.data))
+    major = np.searchsorted(m.indptr, where, side="right") - 1
+    minor = m.indices[where]
+    return (major, minor) if m.format == "csr" else (minor, major)
+
+
 def nonfinite_rows(values: FloatArray) -> BoolArray:
-    """Boolean mask of rows holding NaN or ±inf (any column for a matrix)."""
+    """Boolean mask of rows holding NaN or ±inf (any column for a matrix, sparse included)."""
+    if sp.issparse(values):
+        bad = np.zeros(values.shape[0], dtype=bool)
+        bad[_sparse_nonfinite(values)[0]] = True
+        return bad
     if values.ndim == 2:
         # A row sum is non-finite whenever the row holds NaN or inf (and, rarely, when finite
         # values overflow); only those candidate rows are checked element by element, so no
@@ -86,8 +100,12 @@ def nonfinite_rows(values: FloatArray) -> BoolArray:
 
 
 def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
-    bad = ~np.isfinite(X)
-    counts = bad.sum(axis=0)
+    if sp.issparse(X):
+        bad_rows, bad_cols = _sparse_nonfinite(X)
+        pairs = np.unique(np.column_stack([bad_rows, bad_cols]), axis=0)  # a row once per column
+        counts = np.bincount(pairs[:, 1], minlength=X.shape[1])
+    else:
+        counts = (~np.isfinite(X)).sum(axis=0)
     cols = [f"{names[int(j)]!r} ({int(counts[j])} rows)" for j in np.flatnonzero(counts)]
     return ", ".join(cols[:10]) + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
 
@@ -110,8 +128,9 @@ def finalize(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Design matrix, intercept column included when the model has one.
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        Design matrix, intercept column included when the model has one (sparse CSR/CSC
+        is kept sparse).
     y : ndarray of shape (n_samples,)
         Response.
     names : sequence of str
@@ -162,7 +181,7 @@ def finalize(
     if bad.any():
         if missing == "drop":
             keep = ~bad
-            X, y = X[keep], y[keep]
+            X, y = X[np.flatnonzero(keep)], y[keep]
             weights = None if weights is None else weights[keep]
             offs = None if offs is None else offs[keep]
             n_dropped += int(bad.sum())
@@ -178,7 +197,7 @@ def finalize(
                 )
         else:
             parts = []
-            if not np.isfinite(X).all():
+            if nonfinite_rows(X).any():
                 parts.append(
                     "X columns "
                     + _describe_nonfinite(X, names[1:] if implicit_intercept else names)

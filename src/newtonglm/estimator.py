@@ -40,15 +40,21 @@ from .exceptions import (
     PerfectSeparationWarning,
     RankDeficientError,
     RankDeficientWarning,
+    SeparationCheckWarning,
 )
 from .families import Binomial, Family, Poisson, get_family
-from .matrix import as_matrix
+from .matrix import SparseMatrix, as_matrix
 from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
 from .solvers import SOLVERS, IterationRecord, StopReason, StopRule, get_solver
 from .summary import Summary
 
 __all__ = ["GLM", "LogisticRegression", "PoissonRegression"]
+
+#: Sparse formats taken as they are; any other scipy.sparse format is converted to the first.
+_SPARSE_FORMATS = ["csr", "csc"]
+#: Largest n·d for which the separation check materialises a sparse design (160 MB).
+SEPARATION_MAX_CELLS = 20_000_000
 
 
 class _BaseGLM(BaseEstimator):
@@ -59,6 +65,11 @@ class _BaseGLM(BaseEstimator):
     # -- parameters ---------------------------------------------------------------------
     def _family(self) -> Family:
         raise NotImplementedError
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse CSR / CSC X is fitted without densifying
+        return tags
 
     def _check_params(self) -> None:
         if self.solver not in SOLVERS:
@@ -86,6 +97,10 @@ class _BaseGLM(BaseEstimator):
                 raise InvalidParameterError(
                     f"{name}={value!r} is not accepted; use one of {list(allowed)}."
                 )
+        if not (isinstance(self.sparse, bool) or self.sparse == "auto"):
+            raise InvalidParameterError(
+                f"sparse={self.sparse!r} is not accepted; use 'auto', True or False."
+            )
         if self.formula is not None and not isinstance(self.formula, str):
             raise InvalidParameterError(
                 "formula must be a string such as 'y ~ x + C(g)'; got "
@@ -208,6 +223,7 @@ class _BaseGLM(BaseEstimator):
                 sample_weight=sample_weight,
                 offset=offset,
                 missing=self.missing,
+                sparse=self.sparse,
             )
             self.model_spec_ = parts.spec
             used = sorted(v for v in parts.spec.required_variables if v in X.columns)
@@ -231,6 +247,7 @@ class _BaseGLM(BaseEstimator):
             X,
             y,
             dtype=np.float64,
+            accept_sparse=_SPARSE_FORMATS,
             ensure_all_finite=False,
             y_numeric=not isinstance(self, ClassifierMixin),
         )
@@ -376,13 +393,7 @@ class _BaseGLM(BaseEstimator):
                 warnings.warn(msg, PerfectSeparationWarning, stacklevel=2)
                 notes.append(msg)
         elif isinstance(family, Binomial) and (result.final.n_boundary > 0 or not converged):
-            self.separation_ = separating_columns(
-                np.asarray(fit_design.X),
-                fit_design.y,
-                fit_design.weights,
-                fit_design.names,
-                fit_design.intercept_index,
-            )
+            self.separation_ = _separation(fit_design, notes)
         if self.separation_:
             # The root cause of any convergence trouble: say that, not "increase max_iter".
             converged = False
@@ -572,7 +583,14 @@ class _BaseGLM(BaseEstimator):
             Xd = formula_mod.transform(self.model_spec_, X)
             offs = formula_mod.resolve_column(offset, X, "offset")
         else:
-            Xd = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite=False)
+            Xd = validate_data(
+                self,
+                X,
+                dtype=np.float64,
+                accept_sparse=_SPARSE_FORMATS,
+                reset=False,
+                ensure_all_finite=False,
+            )
             if nonfinite_rows(Xd).any():
                 raise MissingValueError(
                     f"X contains NaN or inf in {int(nonfinite_rows(Xd).sum())} of "
@@ -634,7 +652,7 @@ class _BaseGLM(BaseEstimator):
         inference.check_alpha(alpha)
         Xd, offs = self._new_design(X, offset)
         kept = list(self._kept)
-        Xk = np.asarray(Xd) if len(kept) == Xd.shape[1] else np.asfortranarray(Xd[:, kept])
+        Xk = as_matrix(Xd).take_columns(kept)
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(Xd.shape[0])
         return inference.prediction_frame(
             self.inference_, kept, self.family_.link, Xk, offs, alpha, index
@@ -828,6 +846,25 @@ def _take_rows(value: Any, keep: np.ndarray) -> Any:
     return np.asarray(value)[keep]
 
 
+def _separation(design: Design, notes: list[str]) -> list[str] | None:
+    """Run the separation check; a sparse design is materialised only when it is small."""
+    X = design.X
+    n, d = X.shape
+    if isinstance(X, SparseMatrix) and n * d > SEPARATION_MAX_CELLS:
+        msg = (
+            f"the separation check was skipped: it needs the sparse design ({n} x {d}) as a "
+            f"dense array of {n * d * 8 / 2**20:.0f} MiB. Fitted probabilities at 0 or 1 or a "
+            "failure to converge may mean (quasi-)complete separation; check the columns with "
+            "the largest standard errors."
+        )
+        warnings.warn(msg, SeparationCheckWarning, stacklevel=3)
+        notes.append(msg)
+        return None
+    return separating_columns(
+        np.asarray(X), design.y, design.weights, design.names, design.intercept_index
+    )
+
+
 def _subset(design: Design, kept: list[int]) -> Design:
     return inference.subset_design(design, kept)
 
@@ -875,6 +912,11 @@ class GLM(RegressorMixin, _BaseGLM):
     information : {"expected", "observed"}, default="expected"
         Information matrix inverted for the covariance (and the bread of a sandwich). The two
         differ only for non-canonical links (probit, cloglog); "expected" is R's choice.
+    sparse : {"auto", True, False}, default="auto"
+        With ``formula``: build the design matrix as ``scipy.sparse`` (True), dense (False),
+        or sparse when that is clearly smaller ("auto": e.g. a categorical with hundreds of
+        levels). Without a formula, X is used as given: a scipy.sparse CSR or CSC X is fitted
+        without densifying (other sparse formats are converted to CSR).
     verbose : int, default=0
         When positive, write one line per iteration to standard error.
 
@@ -918,6 +960,7 @@ class GLM(RegressorMixin, _BaseGLM):
         cov_type: str = "nonrobust",
         scale: str | float | None = None,
         information: str = "expected",
+        sparse: bool | str = "auto",
         verbose: int = 0,
     ) -> None:
         self.family = family
@@ -933,6 +976,7 @@ class GLM(RegressorMixin, _BaseGLM):
         self.cov_type = cov_type
         self.scale = scale
         self.information = information
+        self.sparse = sparse
         self.verbose = verbose
 
     def _family(self) -> Family:
@@ -968,6 +1012,7 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         cov_type: str = "nonrobust",
         scale: str | float | None = None,
         information: str = "expected",
+        sparse: bool | str = "auto",
         verbose: int = 0,
     ) -> None:
         self.link = link
@@ -982,6 +1027,7 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         self.cov_type = cov_type
         self.scale = scale
         self.information = information
+        self.sparse = sparse
         self.verbose = verbose
 
     def _family(self) -> Family:
@@ -1088,6 +1134,7 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         cov_type: str = "nonrobust",
         scale: str | float | None = None,
         information: str = "expected",
+        sparse: bool | str = "auto",
         verbose: int = 0,
     ) -> None:
         self.formula = formula
@@ -1101,6 +1148,7 @@ class PoissonRegression(RegressorMixin, _BaseGLM):
         self.cov_type = cov_type
         self.scale = scale
         self.information = information
+        self.sparse = sparse
         self.verbose = verbose
 
     def _family(self) -> Family:

@@ -97,3 +97,7 @@ class PerfectSeparationWarning(RuntimeWarning):
 
 class RankDeficientWarning(RuntimeWarning):
     """Aliased columns were dropped from the fit (``on_rank_deficient='drop'``)."""
+
+
+class SeparationCheckWarning(RuntimeWarning):
+    """The check for (quasi-)complete separation could not run (e.g. too large a design)."""

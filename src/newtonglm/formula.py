@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from formulaic import Formula, ModelSpec, model_matrix
 from formulaic.errors import FormulaicError
 
@@ -29,7 +30,11 @@ from .exceptions import (
     UnseenLevelError,
 )
 
-__all__ = ["FormulaParts", "build", "resolve_column", "transform"]
+__all__ = ["FormulaParts", "build", "estimate_sparse_bytes", "resolve_column", "transform"]
+
+#: With ``sparse="auto"`` the design is built sparse when its CSR/CSC storage is estimated below
+#: this share of the dense array's: clearly smaller, not a toss-up the dense kernel would win.
+SPARSE_AUTO_RATIO = 0.5
 
 try:  # formulaic >= 1.0 names the warning; older releases warn with a plain UserWarning.
     from formulaic.errors import DataMismatchWarning as _MismatchWarning
@@ -41,8 +46,8 @@ except ImportError:  # pragma: no cover
 class FormulaParts:
     """What the formula path hands on to :func:`newtonglm.design.finalize`."""
 
-    #: Design matrix (float64).
-    X: FloatArray
+    #: Design matrix (float64): a Fortran ndarray, or a scipy.sparse CSC matrix.
+    X: FloatArray | sp.csc_matrix
     #: Response values as found in the data (not yet converted for classifiers).
     y: np.ndarray
     #: Term (column) names, formulaic's naming (``Intercept``, ``C(g)[T.b]``, ``x:z``).
@@ -85,6 +90,48 @@ def _factor_names(parsed: Any, data: pd.DataFrame) -> set[str]:
     return names
 
 
+def _is_categorical(series: pd.Series) -> bool:
+    return bool(not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+def estimate_sparse_bytes(parsed: Any, data: pd.DataFrame) -> tuple[float, float]:
+    """Estimated bytes per row of the design stored sparse (CSC) and dense, before building it.
+
+    Each term contributes its columns (for categorical factors, the product of their numbers
+    of levels, less the reference level) and about one stored entry per row (a fraction
+    (L - 1) / L of the rows for a reduced categorical); a stored entry costs 12 bytes (value
+    and row index), a dense cell 8.
+    """
+    n_cols = 0.0
+    nnz_row = 0.0
+    for term in parsed.rhs:
+        levels = 1
+        for factor in term.factors:
+            expr = str(factor.expr)
+            try:
+                tree = ast.parse(expr, mode="eval")
+            except SyntaxError:
+                continue
+            names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & set(data.columns)
+            categorical = expr.startswith("C(") or any(_is_categorical(data[v]) for v in names)
+            if categorical and names:
+                levels *= max(int(data[sorted(names)].drop_duplicates().shape[0]), 1)
+        if levels > 1:
+            n_cols += levels - 1
+            nnz_row += (levels - 1) / levels
+        else:
+            n_cols += 1
+            nnz_row += 1
+    return 12.0 * nnz_row, 8.0 * n_cols
+
+
+def _want_sparse(sparse: bool | str, parsed: Any, data: pd.DataFrame) -> bool:
+    if isinstance(sparse, bool):
+        return sparse
+    sparse_bytes, dense_bytes = estimate_sparse_bytes(parsed, data)
+    return sparse_bytes < SPARSE_AUTO_RATIO * dense_bytes
+
+
 def resolve_column(value: object, data: pd.DataFrame, label: str) -> FloatArray | None:
     """Return ``value`` as a float vector; a string names a column of ``data``."""
     if value is None:
@@ -122,6 +169,7 @@ def build(
     sample_weight: object = None,
     offset: object = None,
     missing: str = "raise",
+    sparse: bool | str = False,
 ) -> FormulaParts:
     """Evaluate ``formula`` on ``data`` and return the design and the spec to reuse.
 
@@ -137,6 +185,10 @@ def build(
         Prior weights and offset; a string names a column of ``data``.
     missing : {"raise", "drop"}, default="raise"
         What to do with rows holding missing values in the columns the formula uses.
+    sparse : {"auto", True, False}, default=False
+        Build the design as a scipy.sparse CSC matrix (formulaic's ``output="sparse"``);
+        "auto" does so when it is estimated clearly smaller (:func:`estimate_sparse_bytes`)
+        and keeps it only if it really is.
 
     Returns
     -------
@@ -200,10 +252,13 @@ def build(
             f"no rows to fit: the data has {n_rows} rows and {n_dropped} were dropped for "
             "missing values."
         )
+    as_sparse = _want_sparse(sparse, parsed, data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", _MismatchWarning)
-            matrices = model_matrix(formula, data, na_action="ignore")
+            matrices = model_matrix(
+                formula, data, na_action="ignore", output="sparse" if as_sparse else "pandas"
+            )
     except FormulaicError as exc:
         raise FormulaError(f"cannot evaluate formula={formula!r} on the data: {exc}") from None
     lhs, rhs = matrices.lhs, matrices.rhs
@@ -214,20 +269,31 @@ def build(
         # The raw column, so a classifier sees its labels ("yes"/"no"), not dummy columns.
         y = data[response_name].to_numpy()
     elif lhs.shape[1] == 1:
-        y = lhs.to_numpy()[:, 0]
+        y = lhs.toarray()[:, 0] if sp.issparse(lhs) else lhs.to_numpy()[:, 0]
     else:
         raise FormulaError(
             f"formula={formula!r} has a response with {lhs.shape[1]} columns; newtonglm needs a "
             "single response (for grouped binomial data use the proportion, e.g. "
             "'I(successes / trials) ~ x', with sample_weight='trials')."
         )
-    names = tuple(str(c) for c in rhs.columns)
-    X = np.asfortranarray(rhs.to_numpy(dtype=np.float64))
+    spec = rhs.model_spec
+    names = tuple(str(c) for c in spec.column_names)
+    X: FloatArray | sp.csc_matrix
+    if sp.issparse(rhs):
+        X = sp.csc_matrix(rhs, dtype=np.float64)
+        n, d = X.shape
+        stored = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+        if sparse == "auto" and stored >= SPARSE_AUTO_RATIO * 8 * n * d:
+            # The estimate was wrong: the dense array is not much larger; use it after all.
+            X = np.asfortranarray(X.toarray())
+            spec = spec.update(output="numpy")
+    else:
+        X = np.asfortranarray(rhs.to_numpy(dtype=np.float64))
     return FormulaParts(
         X=X,
         y=y,
         names=names,
-        spec=rhs.model_spec,
+        spec=spec,
         response_name=response_name,
         intercept_index=names.index("Intercept") if "Intercept" in names else None,
         sample_weight=weights,
@@ -237,8 +303,11 @@ def build(
     )
 
 
-def transform(spec: ModelSpec, data: Any) -> FloatArray:
-    """Apply a fitted spec to new data; unseen categorical levels and NaN are errors."""
+def transform(spec: ModelSpec, data: Any) -> FloatArray | sp.csc_matrix:
+    """Apply a fitted spec to new data; unseen categorical levels and NaN are errors.
+
+    The result has the fit's storage: a scipy.sparse CSC matrix when the fit was sparse.
+    """
     if not isinstance(data, pd.DataFrame):
         raise InvalidInputError(
             "this model was fitted with a formula; pass new data as a pandas DataFrame with the "
@@ -264,7 +333,11 @@ def transform(spec: ModelSpec, data: Any) -> FloatArray:
         raise UnseenLevelError(str(exc)) from None
     except FormulaicError as exc:
         raise FormulaError(f"cannot apply the fitted formula to the new data: {exc}") from None
-    return np.asfortranarray(matrix.to_numpy(dtype=np.float64))
+    if sp.issparse(matrix):
+        return sp.csc_matrix(matrix, dtype=np.float64)
+    if isinstance(matrix, pd.DataFrame):
+        return np.asfortranarray(matrix.to_numpy(dtype=np.float64))
+    return np.asfortranarray(np.asarray(matrix, dtype=np.float64))
 
 
 def _check_levels(spec: ModelSpec, data: pd.DataFrame) -> None:

@@ -30,7 +30,7 @@ from .design import Design
 from .exceptions import InvalidParameterError
 from .families import Family, Poisson
 from .links import Link
-from .matrix import DenseMatrix
+from .matrix import DenseMatrix, SparseMatrix
 from .objective import Evaluation, GLMObjective
 from .solvers import NewtonSolver, StopRule
 
@@ -393,7 +393,7 @@ def coef_table(inf: Inference, names: Sequence[str], alpha: float = 0.05) -> pd.
     return table
 
 
-def prediction_se(X: FloatArray, cov: FloatArray) -> FloatArray:
+def prediction_se(X: FloatArray | DenseMatrix | SparseMatrix, cov: FloatArray) -> FloatArray:
     """Standard errors of x_iᵀβ, √(x_iᵀ V x_i) per row, one block of rows at a time."""
     n, d = X.shape
     se = np.empty(n)
@@ -408,7 +408,7 @@ def prediction_frame(
     inf: Inference,
     kept: Sequence[int],
     link: Link,
-    X: FloatArray,
+    X: FloatArray | DenseMatrix | SparseMatrix,
     offset: FloatArray | None,
     alpha: float,
     index: pd.Index,

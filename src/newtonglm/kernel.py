@@ -24,7 +24,7 @@ from scipy.linalg import blas, lapack
 
 from ._typing import FloatArray
 from .families import Family
-from .matrix import DenseMatrix, as_matrix
+from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
 __all__ = [
     "Accumulator",
@@ -300,7 +300,7 @@ def linear_predictor(X: object, coef: FloatArray, offset: FloatArray | None) -> 
 
 
 def pass_sums(
-    X: DenseMatrix | FloatArray,
+    X: DenseMatrix | SparseMatrix | FloatArray,
     y: FloatArray,
     weights: FloatArray,
     offset: FloatArray | None,
@@ -341,6 +341,20 @@ def pass_sums(
     PassSums
     """
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.pass_sums(
+            M,
+            y,
+            weights,
+            offset,
+            coef,
+            family,
+            score=score,
+            fisher=fisher,
+            keep_weights=keep_weights,
+        )
     data = M.data
     n, d = M.shape
     step = block_rows(d)
@@ -367,12 +381,18 @@ def pass_sums(
     return acc.result(kept_w)
 
 
-def hessp_pass(X: DenseMatrix | FloatArray, work_w: FloatArray, v: FloatArray) -> FloatArray:
+def hessp_pass(
+    X: DenseMatrix | SparseMatrix | FloatArray, work_w: FloatArray, v: FloatArray
+) -> FloatArray:
     """Fisher-information-vector product Xᵀ W X v in one blocked pass, no d×d matrix.
 
     ``v`` may be a vector (d,) or a matrix (d, k) of k directions at once.
     """
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.hessp_pass(M, work_w, v)
     data, intercept = M.data, M.intercept
     n, d = M.shape
     v = np.asarray(v, dtype=np.float64)
@@ -393,10 +413,14 @@ def hessp_pass(X: DenseMatrix | FloatArray, work_w: FloatArray, v: FloatArray) -
 
 
 def wls_sums(
-    X: DenseMatrix | FloatArray, work_w: FloatArray, z: FloatArray
+    X: DenseMatrix | SparseMatrix | FloatArray, work_w: FloatArray, z: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Weighted least-squares normal equations: return (Xᵀ W X, Xᵀ W z) in one blocked pass."""
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.wls_sums(M, work_w, z)
     data = M.data
     n, d = M.shape
     step = block_rows(d)
@@ -408,7 +432,7 @@ def wls_sums(
 
 
 def start_sums(
-    X: DenseMatrix | FloatArray,
+    X: DenseMatrix | SparseMatrix | FloatArray,
     y: FloatArray,
     weights: FloatArray,
     offset: FloatArray | None,
@@ -421,9 +445,20 @@ def start_sums(
     no n-length temporaries.
     """
     M = as_matrix(X)
+    link = family.link
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mu0 = family.clip_mu(family.starting_mu(y, weights))
+            gprime = link.derivative(mu0)
+            z = link.link(mu0) + (y - mu0) * gprime
+            if offset is not None:
+                z = z - offset
+            work_w = weights / (gprime * gprime * family.variance(mu0))
+        return sparse_kernel.wls_sums(M, work_w, z)
     data = M.data
     n, d = M.shape
-    link = family.link
     acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for rows in block_slices(n, d):
@@ -438,7 +473,7 @@ def start_sums(
     return acc.gram(), acc.vec()
 
 
-def r_factor(X: DenseMatrix | FloatArray) -> FloatArray:
+def r_factor(X: DenseMatrix | SparseMatrix | FloatArray) -> FloatArray:
     """Upper-triangular R of a QR decomposition of X, streamed over row blocks (TSQR).
 
     Working on R keeps the conditioning of X itself (a Gram matrix would square it), so the
@@ -446,6 +481,10 @@ def r_factor(X: DenseMatrix | FloatArray) -> FloatArray:
     one block.
     """
     M = as_matrix(X)
+    if isinstance(M, SparseMatrix):
+        from . import sparse_kernel
+
+        return sparse_kernel.r_factor(M)
     n, d = M.shape
     r = np.zeros((0, d))
     for rows in block_slices(n, d):

@@ -8,6 +8,11 @@ carries the intercept as a flag. The kernel adds the intercept's row and column 
 ``shape``, ``X @ coef``, ``X[rows]`` (materialises only those rows) and ``np.asarray(X)``
 (materialises everything; for post-fit statistics on modest data) behave as for the
 intercept-augmented matrix.
+
+:class:`SparseMatrix` is the same surface over a ``scipy.sparse`` CSR or CSC matrix (e.g. many
+one-hot columns). The kernel never densifies it: it splits the columns once into the nearly
+dense ones (kept as a small dense block) and the sparse rest (:meth:`SparseMatrix.split`), and
+only ``rows`` / ``toarray`` / ``np.asarray`` materialise anything, as for the dense matrix.
 """
 
 from __future__ import annotations
@@ -16,10 +21,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._typing import FloatArray
 
-__all__ = ["DenseMatrix", "as_matrix"]
+__all__ = ["DenseMatrix", "SparseMatrix", "SparseSplit", "as_matrix"]
+
+#: Share of non-zero rows above which a column of a sparse design is handled as dense by the
+#: kernel (tabmat uses 0.1; at 0.25 the dense copy of such a column costs at most 2.7× its
+#: CSR storage, and the sparse remainder keeps few entries per row).
+DENSE_COLUMN_DENSITY = 0.25
 
 
 class DenseMatrix:
@@ -121,6 +132,231 @@ class DenseMatrix:
         return DenseMatrix(np.asfortranarray(self.data[mask]), intercept=self.intercept)
 
 
+class SparseSplit:
+    """A sparse design as the kernel uses it: dense-ish columns apart from the sparse rest.
+
+    Attributes
+    ----------
+    dense_cols, sparse_cols : ndarray of int
+        Positions (in the raw data, without the intercept) of the two column sets, ascending.
+    dense : ndarray of shape (n_samples, len(dense_cols))
+        Those columns, Fortran-ordered.
+    sparse : scipy.sparse.csr_matrix of shape (n_samples, len(sparse_cols))
+        The other columns, CSR (row blocks are views).
+    one_per_row : bool
+        Whether every row of ``sparse`` holds at most one entry (one-hot columns of a single
+        categorical, say): then its Gram matrix is diagonal.
+    """
+
+    __slots__ = ("dense", "dense_cols", "one_per_row", "sparse", "sparse_cols")
+
+    def __init__(self, data: sp.csr_matrix | sp.csc_matrix, threshold: float) -> None:
+        n, p = data.shape
+        if data.format == "csc":
+            counts = np.diff(data.indptr)
+        else:
+            counts = np.bincount(data.indices, minlength=p)
+        dense_mask = counts >= threshold * max(n, 1)
+        self.dense_cols = np.flatnonzero(dense_mask)
+        self.sparse_cols = np.flatnonzero(~dense_mask)
+        if data.format == "csr":
+            self.dense, rest = self._split_csr(data, dense_mask)
+        else:
+            self.dense = np.zeros((n, self.dense_cols.size), order="F")
+            for pos, j in enumerate(self.dense_cols):
+                a, b = data.indptr[j], data.indptr[j + 1]
+                self.dense[data.indices[a:b], pos] += data.data[a:b]
+            rest = data[:, self.sparse_cols].tocsr()
+        rest.sum_duplicates()
+        self.sparse = rest
+        self.one_per_row = bool(rest.nnz == 0 or np.diff(rest.indptr).max() <= 1)
+
+    def _split_csr(
+        self, data: sp.csr_matrix, dense_mask: np.ndarray
+    ) -> tuple[FloatArray, sp.csr_matrix]:
+        """Dense block and sparse rest of a CSR matrix, in O(nnz), block of rows by block.
+
+        Working in row blocks bounds the temporaries (row numbers, masks) by one block, so
+        the split costs little more memory than its result.
+        """
+        n, p = data.shape
+        new_pos = np.empty(p, dtype=np.intp)
+        new_pos[self.dense_cols] = np.arange(self.dense_cols.size)
+        new_pos[self.sparse_cols] = np.arange(self.sparse_cols.size)
+        dense = np.zeros((n, self.dense_cols.size), order="F")
+        counts = np.zeros(n + 1, dtype=np.int64)
+        kept_idx: list[np.ndarray] = []
+        kept_val: list[np.ndarray] = []
+        step = 1 << 16
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            lo, hi = int(data.indptr[start]), int(data.indptr[stop])
+            ind, val = data.indices[lo:hi], data.data[lo:hi]
+            rows = np.repeat(np.arange(start, stop), np.diff(data.indptr[start : stop + 1]))
+            in_dense = dense_mask[ind]
+            where = (rows[in_dense], new_pos[ind[in_dense]])
+            if data.has_canonical_format:
+                dense[where] = val[in_dense]
+            else:  # duplicate entries add up, as in every product with the matrix
+                np.add.at(dense, where, val[in_dense])
+            keep = ~in_dense
+            counts[start + 1 : stop + 1] = np.bincount(rows[keep] - start, minlength=stop - start)
+            kept_idx.append(new_pos[ind[keep]].astype(data.indices.dtype))
+            kept_val.append(val[keep])
+        rest = sp.csr_matrix(
+            (
+                np.concatenate(kept_val) if kept_val else np.zeros(0),
+                np.concatenate(kept_idx) if kept_idx else np.zeros(0, dtype=np.int32),
+                np.cumsum(counts),
+            ),
+            shape=(n, self.sparse_cols.size),
+        )
+        return dense, rest
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the split (the dense block and the sparse rest)."""
+        s = self.sparse
+        return int(self.dense.nbytes + s.data.nbytes + s.indices.nbytes + s.indptr.nbytes)
+
+    def sparse_rows(self, index: slice) -> sp.csr_matrix:
+        """Rows ``index`` of the sparse part, as a CSR matrix viewing its arrays (no copy)."""
+        s = self.sparse
+        start, stop, _ = index.indices(s.shape[0])
+        a, b = int(s.indptr[start]), int(s.indptr[stop])
+        return sp.csr_matrix(
+            (s.data[a:b], s.indices[a:b], s.indptr[start : stop + 1] - a),
+            shape=(stop - start, s.shape[1]),
+            copy=False,
+        )
+
+
+class SparseMatrix:
+    """Sparse design matrix ``[1, data]`` (intercept first) or ``data``, never densified.
+
+    Parameters
+    ----------
+    data : scipy.sparse CSR or CSC matrix of shape (n_samples, n_columns)
+        float64; used as it is (not copied).
+    intercept : bool, default=False
+        Whether a leading column of ones is part of the matrix.
+
+    Notes
+    -----
+    The kernel works on :meth:`split`, built once on first use: the columns with at least
+    ``DENSE_COLUMN_DENSITY`` non-zero rows as a dense Fortran block, the rest as CSR. Xᵀ W X
+    is then a ``syrk`` on the dense block, one sparse-times-dense product for the cross terms
+    and, for the sparse rest, a diagonal (at most one entry per row, the one-hot case) or a
+    sparse product — all without an n × d array.
+    """
+
+    __slots__ = ("_split", "data", "intercept")
+    ndim = 2
+
+    def __init__(self, data: sp.csr_matrix | sp.csc_matrix, intercept: bool = False) -> None:
+        if data.format not in ("csr", "csc"):
+            raise ValueError(f"SparseMatrix needs CSR or CSC data; got {data.format!r}")
+        self.data = data
+        self.intercept = bool(intercept)
+        self._split: SparseSplit | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_samples, n_features), the intercept column included."""
+        n, p = self.data.shape
+        return int(n), int(p) + int(self.intercept)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """Always float64."""
+        return self.data.dtype  # type: ignore[no-any-return]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the user's sparse matrix."""
+        d = self.data
+        return int(d.data.nbytes + d.indices.nbytes + d.indptr.nbytes)
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __repr__(self) -> str:
+        n, d = self.shape
+        return (
+            f"SparseMatrix({n} x {d}, format={self.data.format}, nnz={self.data.nnz}, "
+            f"intercept={self.intercept})"
+        )
+
+    def split(self) -> SparseSplit:
+        """The kernel's dense/sparse column split (built on first use, then cached)."""
+        if self._split is None:
+            self._split = SparseSplit(self.data, DENSE_COLUMN_DENSITY)
+        return self._split
+
+    def __matmul__(self, coef: FloatArray) -> FloatArray:
+        return self.matvec(coef)
+
+    def matvec(self, coef: FloatArray) -> FloatArray:
+        """X coef, for a vector (d,) or a matrix (d, k) of coefficients."""
+        coef = np.asarray(coef, dtype=np.float64)
+        if not self.intercept:
+            return np.asarray(self.data @ coef)
+        return np.asarray(self.data @ coef[1:] + coef[0])
+
+    def rmatvec(self, v: FloatArray) -> FloatArray:
+        """Xᵀ v."""
+        out = np.asarray(self.data.T @ v)
+        return np.concatenate([[v.sum()], out]) if self.intercept else out
+
+    def rows(self, index: slice) -> FloatArray:
+        """The materialised block X[index] (intercept column included), a fresh array."""
+        return self.toarray(self.data[index])
+
+    def column(self, j: int) -> FloatArray:
+        """Column ``j`` (intercept first) as a dense vector."""
+        if self.intercept:
+            if j == 0:
+                return np.ones(self.data.shape[0])
+            j -= 1
+        return np.asarray(self.data[:, [j]].toarray()).ravel()
+
+    def toarray(self, data: Any = None) -> FloatArray:
+        """X (or the rows ``data`` of it) as a Fortran ndarray, intercept column included."""
+        block = self.data if data is None else data
+        dense = block.toarray(order="F")
+        if not self.intercept:
+            return np.asarray(dense)
+        out = np.empty((dense.shape[0], dense.shape[1] + 1), order="F")
+        out[:, 0] = 1.0
+        out[:, 1:] = dense
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
+        arr = self.toarray()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __getitem__(self, key: Any) -> FloatArray:
+        if isinstance(key, slice):
+            return self.rows(key)
+        return self.toarray()[key]
+
+    def take_columns(self, kept: Sequence[int]) -> SparseMatrix:
+        """The matrix restricted to columns ``kept`` (ascending); copies only the data kept."""
+        kept = list(kept)
+        if kept == list(range(self.shape[1])):
+            return self
+        keep_intercept = self.intercept and bool(kept) and kept[0] == 0
+        cols = [j - int(self.intercept) for j in kept if not (self.intercept and j == 0)]
+        sub = self.data[:, cols]
+        return SparseMatrix(sub.asformat(self.data.format), intercept=keep_intercept)
+
+    def select_rows(self, mask: np.ndarray) -> SparseMatrix:
+        """The rows where ``mask`` is true (a copy of those rows)."""
+        return SparseMatrix(
+            self.data[np.flatnonzero(mask)].asformat(self.data.format), intercept=self.intercept
+        )
+
+
 def _blas_ready(data: np.ndarray) -> bool:
     if data.dtype != np.float64:
         return False
@@ -130,10 +366,22 @@ def _blas_ready(data: np.ndarray) -> bool:
     return bool(data.strides[0] == 8 and data.strides[1] % 8 == 0)
 
 
-def as_matrix(data: Any, intercept: bool = False) -> DenseMatrix:
-    """Wrap ``data`` as a :class:`DenseMatrix`, converting to Fortran float64 only if needed."""
-    if isinstance(data, DenseMatrix):
+def as_matrix(data: Any, intercept: bool = False) -> DenseMatrix | SparseMatrix:
+    """Wrap ``data`` as a :class:`DenseMatrix` or :class:`SparseMatrix`.
+
+    Dense data is converted to Fortran float64 only if needed; sparse CSR and CSC are used as
+    they are (float64), other sparse formats (COO, LIL, ...) are converted to CSR once.
+    """
+    if isinstance(data, (DenseMatrix, SparseMatrix)):
         return data
+    if sp.issparse(data):
+        if data.format not in ("csr", "csc"):
+            data = data.tocsr()
+        if data.dtype != np.float64:
+            data = data.astype(np.float64)
+        # Plain scipy matrices (not formulaic's wrapper or a sparse array): same arrays, no copy.
+        plain = sp.csr_matrix(data) if data.format == "csr" else sp.csc_matrix(data)
+        return SparseMatrix(plain, intercept=intercept)
     arr = np.asarray(data)
     if arr.ndim != 2:
         raise ValueError(f"a design matrix must be 2-dimensional; got shape {arr.shape}")

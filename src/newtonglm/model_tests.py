@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._typing import FloatArray
 from .exceptions import HypothesisError, InvalidParameterError, NonNestedModelsError
 from .inference import Inference
+from .matrix import SparseMatrix
 
 __all__ = [
     "ANOVA_COLUMNS",
@@ -289,6 +290,14 @@ def _check_same_data(first: Any, other: Any, label: str) -> None:
         )
 
 
+def _column_getter(X: Any) -> Any:
+    """Return a function giving column j of a design as a dense vector (sparse: not densified)."""
+    if isinstance(X, SparseMatrix):
+        return X.column
+    arr = np.asarray(X)
+    return lambda j: arr[:, j]
+
+
 def _check_nested(small: Any, large: Any, label: str) -> None:
     """Raise unless the terms of ``small`` are a subset of ``large``'s, with equal columns."""
     names_s, names_l = _kept_names(small), _kept_names(large)
@@ -298,13 +307,13 @@ def _check_nested(small: Any, large: Any, label: str) -> None:
             f"{label}: the models are not nested: term(s) {extra} of the smaller model are not "
             f"in the larger one (its terms: {names_l})."
         )
-    xs, xl = np.asarray(small._fit_design.X), np.asarray(large._fit_design.X)
+    col_s, col_l = _column_getter(small._fit_design.X), _column_getter(large._fit_design.X)
     pos_s = {n: j for j, n in enumerate(small.term_names_)}
     pos_l = {n: j for j, n in enumerate(large.term_names_)}
     differ = [
         n
         for n in names_s
-        if not np.allclose(xs[:, pos_s[n]], xl[:, pos_l[n]], rtol=1e-10, atol=1e-12)
+        if not np.allclose(col_s(pos_s[n]), col_l(pos_l[n]), rtol=1e-10, atol=1e-12)
     ]
     if differ:
         raise NonNestedModelsError(

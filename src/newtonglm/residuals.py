@@ -31,7 +31,7 @@ from ._typing import FloatArray
 from .design import Design
 from .exceptions import InvalidParameterError
 from .families import Family
-from .matrix import DenseMatrix
+from .matrix import DenseMatrix, SparseMatrix
 
 __all__ = [
     "INFLUENCE_COLUMNS",
@@ -110,7 +110,7 @@ def _cholesky(fisher: FloatArray) -> tuple[FloatArray, bool] | None:
 
 
 def leverage(
-    X: FloatArray | DenseMatrix, work_weights: FloatArray, fisher: FloatArray
+    X: FloatArray | DenseMatrix | SparseMatrix, work_weights: FloatArray, fisher: FloatArray
 ) -> FloatArray:
     """Hat values h_i = W_i x_iᵀ (Xᵀ W X)⁻¹ x_i, one block of rows at a time.
 

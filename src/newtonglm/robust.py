@@ -35,6 +35,7 @@ from typing import get_args
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import linalg
 
 from . import kernel
@@ -42,7 +43,7 @@ from ._typing import CovType, FloatArray, Information
 from .design import Design
 from .exceptions import InvalidGroupsError
 from .families import Family
-from .matrix import DenseMatrix
+from .matrix import DenseMatrix, SparseMatrix
 from .residuals import RowFit, leverage, row_fit
 
 __all__ = [
@@ -96,8 +97,17 @@ def cluster_codes(labels: np.ndarray, n_rows: int) -> np.ndarray:
     return np.asarray(codes, dtype=np.intp)
 
 
-def weighted_gram(X: FloatArray | DenseMatrix, weights: FloatArray) -> FloatArray:
-    """Xᵀ diag(weights) X in one blocked pass; weights may be negative (observed information)."""
+def weighted_gram(X: FloatArray | DenseMatrix | SparseMatrix, weights: FloatArray) -> FloatArray:
+    """Xᵀ diag(weights) X in one blocked pass; weights may be negative (observed information).
+
+    A sparse X goes through the sparse kernel, as Xᵀ W₊ X - Xᵀ W₋ X when weights change sign.
+    """
+    if isinstance(X, SparseMatrix):
+        zero = np.zeros(X.shape[0])
+        out = kernel.wls_sums(X, np.maximum(weights, 0.0), zero)[0]
+        if (weights < 0).any():
+            out -= kernel.wls_sums(X, np.maximum(-weights, 0.0), zero)[0]
+        return np.asarray(0.5 * (out + out.T))
     n, d = X.shape
     out = np.zeros((d, d))
     for rows in kernel.block_slices(n, d):
@@ -135,9 +145,16 @@ def observed_information(
 
 
 def _group_sums(
-    X: FloatArray | DenseMatrix, score: FloatArray, codes: np.ndarray, n_groups: int
+    X: FloatArray | DenseMatrix | SparseMatrix, score: FloatArray, codes: np.ndarray, n_groups: int
 ) -> FloatArray:
     n, d = X.shape
+    if isinstance(X, SparseMatrix):
+        # Σ_{i in g} s_i x_i for every g at once: a sparse (groups x n) times X product.
+        member = sp.csr_matrix((score, (codes, np.arange(n))), shape=(n_groups, n))
+        body = np.asarray((member @ X.data).toarray())
+        if not X.intercept:
+            return body
+        return np.column_stack([np.bincount(codes, weights=score, minlength=n_groups), body])
     sums = np.zeros((n_groups, d))
     for rows in kernel.block_slices(n, d):
         np.add.at(sums, codes[rows], X[rows] * score[rows][:, None])
