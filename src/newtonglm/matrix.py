@@ -33,7 +33,39 @@ __all__ = ["DenseMatrix", "SparseMatrix", "SparseSplit", "as_matrix"]
 DENSE_COLUMN_DENSITY = 0.25
 
 
-class DenseMatrix:
+class _ArrayLike:
+    """What both design matrices share: NumPy conversion and indexing through ``toarray``."""
+
+    __slots__ = ()
+    ndim = 2
+
+    def toarray(self, data: Any = None) -> FloatArray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def rows(self, index: slice) -> FloatArray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
+        arr = self.toarray()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __getitem__(self, key: Any) -> FloatArray:
+        if isinstance(key, slice):
+            return self.rows(key)
+        return self.toarray()[key]
+
+
+def _with_intercept(dense: FloatArray, intercept: bool) -> FloatArray:
+    """``[1, dense]`` as a new Fortran array when ``intercept``, else ``dense`` itself."""
+    if not intercept:
+        return dense
+    out = np.empty((dense.shape[0], dense.shape[1] + 1), order="F")
+    out[:, 0] = 1.0
+    out[:, 1:] = dense
+    return out
+
+
+class DenseMatrix(_ArrayLike):
     """Dense design matrix ``[1, data]`` (intercept first) or ``data``, without copying data.
 
     Parameters
@@ -45,7 +77,6 @@ class DenseMatrix:
     """
 
     __slots__ = ("data", "intercept")
-    ndim = 2
 
     def __init__(self, data: FloatArray, intercept: bool = False) -> None:
         self.data = data
@@ -98,21 +129,7 @@ class DenseMatrix:
     def toarray(self, data: FloatArray | None = None) -> FloatArray:
         """X as a Fortran-ordered ndarray, intercept column included (a copy with an intercept)."""
         data = self.data if data is None else data
-        if not self.intercept:
-            return np.asfortranarray(data)
-        out = np.empty((data.shape[0], data.shape[1] + 1), order="F")
-        out[:, 0] = 1.0
-        out[:, 1:] = data
-        return out
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
-        arr = self.toarray()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
-
-    def __getitem__(self, key: Any) -> FloatArray:
-        if isinstance(key, slice):
-            return self.rows(key)
-        return self.toarray()[key]
+        return _with_intercept(np.asfortranarray(data), self.intercept)
 
     def take_columns(self, kept: Sequence[int]) -> DenseMatrix:
         """The matrix restricted to columns ``kept`` (ascending); copies only the data kept."""
@@ -231,7 +248,7 @@ class SparseSplit:
         )
 
 
-class SparseMatrix:
+class SparseMatrix(_ArrayLike):
     """Sparse design matrix ``[1, data]`` (intercept first) or ``data``, never densified.
 
     Parameters
@@ -251,7 +268,6 @@ class SparseMatrix:
     """
 
     __slots__ = ("_split", "data", "intercept")
-    ndim = 2
 
     def __init__(self, data: sp.csr_matrix | sp.csc_matrix, intercept: bool = False) -> None:
         if data.format not in ("csr", "csc"):
@@ -323,22 +339,7 @@ class SparseMatrix:
     def toarray(self, data: Any = None) -> FloatArray:
         """X (or the rows ``data`` of it) as a Fortran ndarray, intercept column included."""
         block = self.data if data is None else data
-        dense = block.toarray(order="F")
-        if not self.intercept:
-            return np.asarray(dense)
-        out = np.empty((dense.shape[0], dense.shape[1] + 1), order="F")
-        out[:, 0] = 1.0
-        out[:, 1:] = dense
-        return out
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
-        arr = self.toarray()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
-
-    def __getitem__(self, key: Any) -> FloatArray:
-        if isinstance(key, slice):
-            return self.rows(key)
-        return self.toarray()[key]
+        return _with_intercept(np.asarray(block.toarray(order="F")), self.intercept)
 
     def take_columns(self, kept: Sequence[int]) -> SparseMatrix:
         """The matrix restricted to columns ``kept`` (ascending); copies only the data kept."""
