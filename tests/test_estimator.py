@@ -212,3 +212,21 @@ def test_passes_over_x_are_counted():
     model = LogisticRegression().fit(df[["x", "z"]], df["y"])
     # WLS start (its Gram also settles the rank check) + start point + one per accepted step
     assert model.n_passes_ == model.n_iter_ + 2
+
+
+def test_lazy_frames_absent_before_fit_and_separate_after_with_cov():
+    model = LogisticRegression()
+    for attr in ("history_", "cov_params_"):
+        assert not hasattr(model, attr)
+    df = simulate("binomial", seed=5)
+    X, y = df[["x", "z"]].to_numpy(), df["y"].to_numpy()
+    model.fit(X, y)
+    history, cov = model.history_, model.cov_params_
+    assert model.history_ is history and model.cov_params_ is cov  # built once
+    robust = model.with_cov("HC0")
+    assert model.cov_params_ is cov
+    np.testing.assert_allclose(robust.cov_params_.to_numpy(), robust.inference_.cov, rtol=0)
+    assert not np.allclose(robust.cov_params_.to_numpy(), cov.to_numpy(), rtol=1e-6)
+    model.fit(X[:150], y[:150])  # a refit replaces both
+    assert model.history_ is not history and model.cov_params_ is not cov
+    assert len(pickle.loads(pickle.dumps(model)).history_) == len(model.history_)

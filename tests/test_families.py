@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import numpy as np
@@ -358,3 +359,37 @@ def test_family_equality_depends_on_family_and_link() -> None:
 def test_family_repr_and_canonical(family: Family, text: str, canonical: bool) -> None:
     assert repr(family) == text
     assert family.is_canonical is canonical
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [0.0, 1.0, 2.0, 7.0, 40.0],  # integer counts: the log y! table
+        [0.0, 0.5, 2.25, 7.0],  # non-integer responses: gammaln per row
+        [0.0, 3.0, 2.0**21],  # a count beyond the table
+    ],
+    ids=["counts", "non-integer", "large-count"],
+)
+def test_poisson_saturated_loglik_matches_scipy_on_every_path(y: list) -> None:
+    family = FAMILY_CASES["poisson-log"]
+    y_arr = np.asarray(y)
+    # y log y - y - log Γ(y + 1) row by row (scipy's Poisson pmf at mu = y for counts).
+    direct = sum((v * math.log(v) if v > 0 else 0.0) - v - math.lgamma(v + 1.0) for v in y_arr)
+    if (y_arr == np.round(y_arr)).all():
+        assert direct == pytest.approx(stats.poisson.logpmf(y_arr, y_arr).sum(), rel=1e-9)
+    # The terms of a large count cancel to ~1e-8 of their size: an absolute floor for that.
+    assert family.saturated_loglik(y_arr) == pytest.approx(direct, rel=RTOL_IDENTITY, abs=1e-7)
+
+
+def test_poisson_unit_deviance_matches_r_formula_including_zero_counts() -> None:
+    family = FAMILY_CASES["poisson-log"]
+    y = np.array([0.0, 0.0, 1.0, 3.0, 10.0, 2.0])
+    mu = np.array([0.0, 0.7, 1.0, 2.5, 12.0, 1e-300])
+    # R's poisson()$dev.resids: 2 (y log(y / mu) - (y - mu)), with 0 log 0 = 0 and mu clipped
+    # at eps; 0 where y == mu (also y == mu == 0).
+    mu_c = np.maximum(mu, np.finfo(float).eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylog = np.where(y > 0, y * np.log(y / mu_c), 0.0)
+    expected = np.where(y == mu, 0.0, 2.0 * (ylog - (y - mu_c)))
+    np.testing.assert_allclose(family.unit_deviance(y, mu), expected, rtol=1e-14, atol=0)
+    assert family.unit_deviance(y, mu)[0] == 0.0

@@ -187,3 +187,14 @@ def test_get_link_resolves_name(cls: type[Link]) -> None:
 def test_get_link_unknown_name_raises() -> None:
     with pytest.raises(InvalidParameterError, match=r"link='nope' is not a known link"):
         get_link("nope")
+
+
+def test_logit_inverse_keeps_scalar_and_array_shapes_and_matches_scipy() -> None:
+    from scipy import special
+
+    link = LogitLink()
+    eta = np.array([-800.0, -40.0, -1.0, 0.0, 2.5, 40.0, 800.0])
+    np.testing.assert_allclose(link.inverse(eta), special.expit(eta), rtol=1e-15, atol=0)
+    assert np.shape(link.inverse(0.5)) == ()
+    assert float(link.inverse(0.0)) == 0.5
+    assert link.inverse([[0.0, 0.0]]).shape == (1, 2)

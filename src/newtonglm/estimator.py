@@ -433,10 +433,12 @@ class _BaseGLM(BaseEstimator):
         self.n_iter_ = result.n_iter
         self.converged_ = converged
         self.stop_reason_ = result.reason
-        self.history_ = history_frame(result.history)
+        self._history = result.history
+        self._history_frame = None
         # Order and rate from the score's max-norm, the error proxy every solver records.
-        self.convergence_order_ = convergence_order(self.history_["grad_norm"])
-        self.convergence_rate_ = convergence_rate(self.history_["grad_norm"])
+        grad_norms = [rec.grad_norm for rec in result.history]
+        self.convergence_order_ = convergence_order(grad_norms)
+        self.convergence_rate_ = convergence_rate(grad_norms)
         self.n_passes_ = passes + objective.n_passes + self._rank_passes
         self.n_dropped_ = design.n_dropped
         self._notes = tuple(notes)
@@ -459,8 +461,28 @@ class _BaseGLM(BaseEstimator):
         ):
             setattr(self, f"{attr}_", getattr(inf, attr))
         self.nobs_ = inf.n_obs
-        names = self._fit_design.names
-        self.cov_params_ = pd.DataFrame(inf.cov, index=names, columns=names)
+        self._cov_frame = None
+
+    # history_ and cov_params_ are DataFrames built on first access: making them in fit cost
+    # ~0.6 ms, a seventh of a whole 10,000 x 10 fit.
+    @property
+    def history_(self) -> pd.DataFrame:
+        """One row per iteration (see the class docstring); built on first access."""
+        if "_history" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no history_ before fit()")
+        if self._history_frame is None:
+            self._history_frame = history_frame(self._history)
+        return self._history_frame
+
+    @property
+    def cov_params_(self) -> pd.DataFrame:
+        """Covariance of the coefficients, labelled by term; built on first access."""
+        if "inference_" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no cov_params_ before fit()")
+        if self._cov_frame is None:
+            names = self._fit_design.names
+            self._cov_frame = pd.DataFrame(self.inference_.cov, index=names, columns=names)
+        return self._cov_frame
 
     def with_cov(self, cov_type: str, groups: Any = None) -> _BaseGLM:
         """A copy of this fitted model with the covariance recomputed, without refitting.

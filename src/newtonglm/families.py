@@ -21,6 +21,9 @@ from .links import IdentityLink, Link, LogitLink, LogLink, get_link
 __all__ = ["Binomial", "Family", "Gaussian", "Poisson", "get_family"]
 
 _EPS = float(np.finfo(np.float64).eps)
+_TINY = float(np.finfo(np.float64).smallest_subnormal)
+#: Largest count for which Poisson's saturated log-likelihood uses a table of log y!.
+_COUNT_TABLE = 2**20
 #: Complete beta function B(2/3, 2/3), which turns scipy's regularised betainc into B(a, b; x).
 _BETA_23 = float(special.beta(2.0 / 3.0, 2.0 / 3.0))
 
@@ -216,16 +219,34 @@ class Poisson(Family):
     def unit_deviance(  # noqa: D102
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
-        exact = y == mu  # 0 by definition, also at mu = 0 (R: dev.resids(0, 0) = 0)
+        # 0 by definition at y == mu, also at mu = 0 (R: dev.resids(0, 0) = 0); only a mean
+        # below the clip can make the formula below miss that.
+        exact = (y == mu) if bool((mu < _EPS).any()) else None
         mu = self.clip_mu(mu)
-        # Ratio form: exactly 0 at y == mu; clip the rounding noise below 0.
-        d = np.maximum(2.0 * (special.xlogy(y, y / mu) - (y - mu)), 0.0)
-        return np.where(exact, 0.0, d)
+        # Ratio form, exactly 0 at y == mu. y log(y/mu) by np.log (5x faster than scipy's
+        # xlogy): the ratio is floored at the smallest subnormal, so y = 0 gives 0 x finite = 0.
+        d = np.log(np.maximum(y / mu, _TINY))
+        d *= y
+        d -= y
+        d += mu
+        d *= 2.0
+        if exact is not None:
+            d[exact] = 0.0
+        return np.maximum(d, 0.0, out=d)  # clip the rounding noise below 0
 
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None
     ) -> float:
-        ll = special.xlogy(y, y) - y - special.gammaln(y + 1.0)
+        top = float(y.max()) if y.size else 0.0
+        small = y.size > 0 and float(y.min()) >= 0.0 and top <= _COUNT_TABLE
+        counts = y.astype(np.int64) if small else None
+        if counts is not None and np.array_equal(counts, y):
+            # Integer counts (the usual case): y log y - y - log y! from a table of the values
+            # up to max(y), the same numbers without a gammaln per row.
+            k = np.arange(int(top) + 1, dtype=np.float64)
+            ll = (special.xlogy(k, k) - k - special.gammaln(k + 1.0))[counts]
+        else:
+            ll = special.xlogy(y, y) - y - special.gammaln(y + 1.0)
         return float(ll.sum() if weights is None else weights @ ll)
 
     def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:  # noqa: D102

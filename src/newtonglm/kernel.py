@@ -16,6 +16,7 @@ chunk and adds the accumulators with :meth:`Accumulator.merge`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -76,6 +77,14 @@ def block_slices(n_rows: int, n_features: int) -> Iterator[slice]:
     step = block_rows(n_features)
     for start in range(0, n_rows, step):
         yield slice(start, min(start + step, n_rows))
+
+
+@functools.lru_cache(maxsize=16)
+def _strict_lower(q: int) -> np.ndarray:
+    """Boolean mask of the strictly lower triangle of a q x q matrix (cached: tiny, reused)."""
+    mask = np.tri(q, k=-1, dtype=bool)
+    mask.flags.writeable = False
+    return mask
 
 
 class _Gram:
@@ -140,8 +149,8 @@ class _Gram:
         self.v1 += other.v1
 
     def _full(self) -> FloatArray:
-        upper = np.triu(self.acc)
-        return np.asarray(upper + np.triu(upper, 1).T)
+        # syrk fills the upper triangle only: mirror it (into a new array, acc stays intact).
+        return np.where(_strict_lower(self.q), self.acc.T, self.acc)
 
     def gram(self) -> FloatArray:
         """Xᵀ W X, intercept first."""
@@ -151,7 +160,8 @@ class _Gram:
     def vec(self) -> FloatArray:
         """Xᵀ √W c (from the extra column) when it was accumulated, else Σ Xᵀ v."""
         if self.extra:
-            return np.array(self._full()[: self.q - 1, self.q - 1])
+            # The last column of the upper triangle syrk filled.
+            return np.array(self.acc[: self.q - 1, self.q - 1])
         if not self.intercept:
             return self.vx.copy()
         return np.concatenate([[self.v1], self.vx])

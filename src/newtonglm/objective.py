@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import lapack
 
 from . import kernel
 from ._typing import FloatArray
@@ -183,7 +184,15 @@ class GLMObjective:
 
 def solve_normal_equations(gram: FloatArray, rhs: FloatArray) -> FloatArray:
     """Solve gram β = rhs by Cholesky (least squares if gram is numerically singular)."""
-    try:
-        return np.asarray(linalg.cho_solve(linalg.cho_factor(gram), rhs), dtype=np.float64)
-    except linalg.LinAlgError:
-        return np.asarray(linalg.lstsq(gram, rhs)[0], dtype=np.float64)
+    # LAPACK directly: scipy's cho_factor/cho_solve wrappers (finiteness checks, copies) cost
+    # more than the factorisation itself for the small systems of a fit.
+    gram = np.asarray(gram, dtype=np.float64)
+    rhs = np.asarray(rhs, dtype=np.float64)
+    if gram.size and np.isfinite(gram).all() and np.isfinite(rhs).all():
+        factor, info = lapack.dpotrf(gram, lower=0, clean=0)
+        if info == 0:
+            x, info = lapack.dpotrs(factor, rhs, lower=0)
+            if info == 0:
+                return np.asarray(x, dtype=np.float64)
+    # Not positive definite (e.g. under separation), empty or non-finite: least squares.
+    return np.asarray(linalg.lstsq(gram, rhs)[0], dtype=np.float64)

@@ -9,10 +9,9 @@ exactly Newton's method; for other links it is Fisher scoring.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 from .._typing import FloatArray
-from ..objective import GLMObjective
+from ..objective import GLMObjective, solve_normal_equations
 from .base import (
     IterationCallback,
     SolverResult,
@@ -29,11 +28,7 @@ MAX_HALVINGS = 30
 
 def newton_direction(hess: FloatArray, grad: FloatArray) -> FloatArray:
     """Solve hess Δ = -grad by Cholesky; fall back to least squares if hess is not PD."""
-    try:
-        return np.asarray(linalg.cho_solve(linalg.cho_factor(hess), -grad), dtype=np.float64)
-    except linalg.LinAlgError:
-        # Only when the information is numerically singular (e.g. under separation).
-        return np.asarray(linalg.lstsq(hess, -grad)[0], dtype=np.float64)
+    return solve_normal_equations(hess, -grad)
 
 
 class NewtonSolver:
