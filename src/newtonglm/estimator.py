@@ -47,6 +47,7 @@ from .matrix import SparseMatrix, as_matrix
 from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
 from .solvers import SOLVERS, IterationRecord, StopReason, StopRule, get_solver
+from .start import subsample_start
 from .summary import Summary
 
 __all__ = ["GLM", "LogisticRegression", "PoissonRegression"]
@@ -364,16 +365,27 @@ class _BaseGLM(BaseEstimator):
             self._check_design(design)
             options = self._cov_options(self.cov_type, codes)
         objective = GLMObjective(family, design)
-        gram, rhs = objective.initial_wls()
-        kept = self._check_rank(design, gram)
         passes = 0
         fit_design = design
-        if len(kept) < design.X.shape[1]:
-            passes = objective.n_passes
-            fit_design = _subset(design, kept)
-            objective = GLMObjective(family, fit_design)
-        # R's first iteration; for a subset of columns its normal equations are the sub-blocks.
-        coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
+        # Large data: start from a fit on a subsample (fewer passes over X); its full-data
+        # Fisher information, clearly full rank, also settles the rank check.
+        start = None if distributed else subsample_start(family, design, objective)
+        if start is not None and start.hess is not None and rank.clearly_full_rank(start.hess):
+            self.start_ = "subsample"
+            self._rank_passes = 0
+            kept = list(range(design.X.shape[1]))
+            objective.prime(start)
+            coef0 = start.coef
+        else:
+            self.start_ = "mustart"
+            gram, rhs = objective.initial_wls()
+            kept = self._check_rank(design, gram)
+            if len(kept) < design.X.shape[1]:
+                passes = objective.n_passes
+                fit_design = _subset(design, kept)
+                objective = GLMObjective(family, fit_design)
+            # R's first iteration; for a subset of columns its normal equations are sub-blocks.
+            coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
         solver = get_solver(self.solver, learning_rate=float(self.learning_rate))
         max_iter = solver.default_max_iter if self.max_iter is None else int(self.max_iter)
         stop = StopRule(tol=float(self.tol), max_iter=max_iter)
@@ -961,6 +973,13 @@ class GLM(RegressorMixin, _BaseGLM):
         Dispersion used.
     n_iter_ : int
         Iterations taken. ``converged_`` : bool, whether the tolerance was met.
+    n_passes_ : int
+        Passes over X the fit made (start, evaluations, rank check).
+    start_ : {"mustart", "subsample"}
+        Where the solver started: R's first IRLS iteration from ``mustart`` (one pass over X),
+        or, with 500,000 rows or more in memory, an IRLS fit on a spread-out subsample of
+        50,000 rows (see :mod:`newtonglm.start`), whose passes are not counted in
+        ``n_passes_``. Either way the result is the full-data maximum-likelihood estimate.
     convergence_order_, convergence_rate_ : float
         Empirical order q = log(e_{k+1}/e_k) / log(e_k/e_{k-1}) and linear rate e_{k+1}/e_k
         of the score's max-norm over the final iterations (NaN when too few iterations).

@@ -145,8 +145,16 @@ class DenseMatrix(_ArrayLike):
         return DenseMatrix(np.asfortranarray(self.data[:, cols]))
 
     def select_rows(self, mask: np.ndarray) -> DenseMatrix:
-        """The rows where ``mask`` is true (a copy of those rows)."""
-        return DenseMatrix(np.asfortranarray(self.data[mask]), intercept=self.intercept)
+        """The rows where ``mask`` is true (one copy of those rows, in the layout of X)."""
+        data = self.data
+        if not data.flags.f_contiguous:
+            return DenseMatrix(np.ascontiguousarray(data[mask]), intercept=self.intercept)
+        # Column by column straight into Fortran order: no C-ordered intermediate copy.
+        index = np.flatnonzero(mask)
+        out = np.empty((index.size, data.shape[1]), order="F")
+        for j in range(data.shape[1]):
+            np.take(data[:, j], index, out=out[:, j])
+        return DenseMatrix(out, intercept=self.intercept)
 
 
 class SparseSplit:

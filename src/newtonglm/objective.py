@@ -91,6 +91,7 @@ class GLMObjective:
         self.n_passes = 0
         self._sqrt_weights: FloatArray | None = None
         self._unit_weights = False
+        self._primed: Evaluation | None = None
 
     @property
     def n_features(self) -> int:
@@ -114,6 +115,15 @@ class GLMObjective:
         :meth:`hessp` can multiply by the Fisher information at ``coef`` without another
         evaluation of the linear predictor.
         """
+        primed, self._primed = self._primed, None
+        if (
+            primed is not None
+            and not weights
+            and (primed.grad is not None or not grad)
+            and (primed.hess is not None or not hess)
+            and np.array_equal(primed.coef, coef)
+        ):
+            return primed
         d = self.design
         self.n_passes += 1
         sums = executor(d.X).pass_sums(
@@ -138,6 +148,14 @@ class GLMObjective:
             n_boundary=sums.n_boundary,
             work_weights=sums.work_weights,
         )
+
+    def prime(self, evaluation: Evaluation) -> None:
+        """Let the next :meth:`evaluate` at ``evaluation.coef`` return it instead of a pass.
+
+        For an evaluation this objective made before the solver started (the full-data pass at
+        a subsample start), so that the solver's first evaluation costs nothing.
+        """
+        self._primed = evaluation
 
     def _sqrt_w(self) -> FloatArray | None:
         # √w once per fit rather than once per pass (in-memory designs only).

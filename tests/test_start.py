@@ -1,0 +1,129 @@
+"""The subsample start: when it is used, that the fit is still the full-data MLE, fallbacks.
+
+The thresholds are lowered (a 1,000-row subsample of 10,000+ rows) so that the start is
+exercised on data small enough for statsmodels to fit in the test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import statsmodels.api as sm
+
+from newtonglm import GLM, LogisticRegression, PoissonRegression, start
+from newtonglm.exceptions import RankDeficientError
+from newtonglm.solvers import SOLVERS
+
+from .test_against_statsmodels import FAMILY_LINKS, sm_family
+
+#: Coefficients and standard errors against statsmodels' exact MLE (tol 1e-13), relative, as
+#: in test_against_statsmodels; deviance tighter.
+RTOL_COEF = 1e-6
+RTOL_DEV = 1e-9
+N_ROWS = 12_000
+
+
+@pytest.fixture(autouse=True)
+def small_subsample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(start, "SAMPLE_ROWS", 1_000)
+    monkeypatch.setattr(start, "MIN_ROWS_PER_SAMPLED", 10)
+
+
+def data(family: str, seed: int = 0, n: int = N_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = np.asfortranarray(rng.normal(size=(n, 4)))
+    eta = 0.3 + X @ np.array([0.5, -0.4, 0.2, 0.1])
+    if family == "binomial":
+        y = rng.binomial(1, 1.0 / (1.0 + np.exp(-eta))).astype(float)
+    else:
+        y = rng.poisson(np.exp(0.5 * eta)).astype(float)
+    return X, y
+
+
+def reference(family: str, link: str, X, y, **kwargs):
+    return sm.GLM(y, sm.add_constant(X), family=sm_family(family, link), **kwargs).fit(
+        tol=1e-13, maxiter=200
+    )
+
+
+def assert_same_fit(model, ref) -> None:
+    coef = np.r_[model.intercept_, model.coef_]
+    se = np.asarray(ref.bse)
+    np.testing.assert_allclose(coef, ref.params, rtol=RTOL_COEF, atol=RTOL_COEF * se.min())
+    np.testing.assert_allclose(model.coef_table()["std_err"], se, rtol=RTOL_COEF)
+    assert model.deviance_ == pytest.approx(ref.deviance, rel=RTOL_DEV)
+    assert model.llf_ == pytest.approx(ref.llf, rel=RTOL_DEV)
+
+
+def test_subsample_rows_spread_over_the_data_and_only_for_large_data() -> None:
+    assert start.subsample_rows(9_999, 5) is None
+    mask = start.subsample_rows(N_ROWS, 5)
+    assert mask is not None
+    assert 1_000 <= mask.sum() <= 1_000 + start.N_RUNS
+    rows = np.flatnonzero(mask)
+    assert rows[0] == 0 and rows[-1] == N_ROWS - 1  # first and last runs at the ends
+    # Wide designs take 50 rows per coefficient.
+    assert start.subsample_rows(N_ROWS, 100) is None
+
+
+@pytest.mark.parametrize(("family", "link"), FAMILY_LINKS)
+def test_subsample_start_gives_the_full_data_mle(family: str, link: str) -> None:
+    X, y = data(family)
+    model = GLM(family=family, link=link).fit(X, y)
+    assert model.start_ == "subsample"
+    assert model.converged_
+    # The start's full-data pass is the solver's first evaluation: n_iter + 1 passes.
+    assert model.n_passes_ == model.n_iter_ + 1
+    assert_same_fit(model, reference(family, link, X, y))
+
+
+def test_subsample_start_subsamples_weights_and_offset_with_the_rows() -> None:
+    X, y = data("poisson", seed=1)
+    rng = np.random.default_rng(2)
+    w = rng.uniform(0.5, 2.0, size=y.size)
+    offset = np.log(rng.uniform(0.5, 3.0, size=y.size))
+    model = PoissonRegression().fit(X, y, sample_weight=w, offset=offset)
+    assert model.start_ == "subsample"
+    ref = reference("poisson", "log", X, y, var_weights=w, offset=offset)
+    assert_same_fit(model, ref)
+
+
+@pytest.mark.parametrize("solver", sorted(set(SOLVERS) - {"gd", "gd-optimal"}))
+def test_every_solver_starts_from_the_subsample(solver: str) -> None:
+    X, y = data("binomial", seed=3)
+    model = LogisticRegression(solver=solver).fit(X, y)
+    assert model.start_ == "subsample" and model.converged_
+    assert_same_fit(model, reference("binomial", "logit", X, y))
+
+
+def test_sparse_design_uses_the_subsample_start() -> None:
+    X, y = data("binomial", seed=4)
+    model = LogisticRegression().fit(sp.csr_matrix(X), y)
+    assert model.start_ == "subsample"
+    assert_same_fit(model, reference("binomial", "logit", X, y))
+
+
+def test_rare_column_missing_from_the_subsample_falls_back_to_mustart() -> None:
+    X, y = data("binomial", seed=5)
+    rare = np.zeros(y.size)
+    rows = np.flatnonzero(~start.subsample_rows(y.size, 6))[:40]  # rows outside the sample
+    rare[rows] = 1.0
+    X = np.column_stack([X, rare])
+    model = LogisticRegression().fit(X, y)
+    assert model.start_ == "mustart"
+    assert_same_fit(model, reference("binomial", "logit", X, y))
+
+
+def test_aliased_column_is_still_reported_with_the_subsample_thresholds() -> None:
+    X, y = data("poisson", seed=6)
+    X = np.column_stack([X, X[:, 0] - X[:, 1]])
+    with pytest.raises(RankDeficientError, match=r"column\(s\) \['x4'\]"):
+        PoissonRegression().fit(X, y)
+
+
+def test_small_data_keep_r_start() -> None:
+    X, y = data("binomial", seed=7, n=5_000)
+    model = LogisticRegression().fit(X, y)
+    assert model.start_ == "mustart"
+    assert model.n_passes_ == model.n_iter_ + 2  # R's start pass + evaluations
