@@ -309,10 +309,15 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
     """Time one blocked pass η = Xβ, w(η), √w·X, syrk over X with an intercept column.
 
     X gets its intercept column and Fortran order before the clock starts (a floor, not a
-    library). The pass reuses one Fortran-ordered block buffer; the fastest of a few block
-    sizes and the median of several passes is taken. Also timed: one plain read of X (X @ β).
+    library). The pass reuses one Fortran-ordered block buffer per thread. Taken: the fastest
+    of a few block sizes, of scipy's and NumPy's BLAS ``syrk``, and of one thread or the row
+    blocks split over every CPU (each thread with single-threaded BLAS, as newtonglm's kernel
+    does), each the median of several passes. Also timed: one plain read of X (X @ β).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from scipy.linalg import blas
+    from threadpoolctl import threadpool_limits
 
     n, p = X.shape
     Xf = np.empty((n, p + 1), order="F")
@@ -323,10 +328,12 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
     d = p + 1
     beta = np.full(d, 0.01)
     logistic = spec["family"] == "logistic"
+    cpus = len(os.sched_getaffinity(0))
+    pool = ThreadPoolExecutor(max(cpus - 1, 1))
 
-    def one_pass(rows: int, buf: np.ndarray) -> np.ndarray:
+    def blocks(starts: list[int], rows: int, buf: np.ndarray, scipy_syrk: bool) -> np.ndarray:
         gram = np.zeros((d, d), order="F")
-        for start in range(0, n, rows):
+        for start in starts:
             xb = Xf[start : start + rows]
             m = xb.shape[0]
             eta = xb @ beta
@@ -337,8 +344,27 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
                 w = np.exp(eta)
             scaled = buf[: m * d].reshape((m, d), order="F")
             np.multiply(xb, np.sqrt(w)[:, None], out=scaled)
-            gram = blas.dsyrk(1.0, scaled, beta=1.0, c=gram, trans=1, overwrite_c=1)
+            if scipy_syrk:
+                gram = blas.dsyrk(1.0, scaled, beta=1.0, c=gram, trans=1, overwrite_c=1)
+            else:
+                gram += scaled.T @ scaled
         return gram
+
+    def one_pass(rows: int, bufs: list[np.ndarray], scipy_syrk: bool) -> None:
+        starts = list(range(0, n, rows))
+        k = len(bufs)
+        if k == 1:
+            blocks(starts, rows, bufs[0], scipy_syrk)
+            return
+        parts = [starts[len(starts) * i // k : len(starts) * (i + 1) // k] for i in range(k)]
+        with threadpool_limits(1, user_api="blas"):
+            futures = [
+                pool.submit(blocks, part, rows, buf, scipy_syrk)
+                for part, buf in zip(parts[1:], bufs[1:], strict=True)
+            ]
+            blocks(parts[0], rows, bufs[0], scipy_syrk)
+            for f in futures:
+                f.result()
 
     def timed(fn: Callable[[], Any], k: int) -> float:
         out = []
@@ -349,18 +375,31 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
         return statistics.median(out)
 
     k = 7 if n * d <= 50_000_000 else 5
-    by_block = {}
+    by_variant = {}
     for block_mib in (2, 8, 32):
         rows = max(1024, min(n, block_mib * 2**20 // (8 * d)))
-        buf = np.empty(rows * d)
-        one_pass(rows, buf)  # warm-up: thread pools, page faults of the buffer
-        by_block[block_mib] = timed(lambda rows=rows, buf=buf: one_pass(rows, buf), k)
-    best = min(by_block, key=by_block.__getitem__)
+        for threads in sorted({1, cpus}):
+            if threads > 1 and n < 2 * threads * rows:
+                continue
+            bufs = [np.empty(rows * d) for _ in range(threads)]
+            for scipy_syrk in (True, False):
+
+                def run(rows: int = rows, bufs: list = bufs, scipy_syrk: bool = scipy_syrk) -> None:
+                    one_pass(rows, bufs, scipy_syrk)
+
+                run()  # warm-up: thread pools, page faults of the buffers
+                name = (
+                    f"{block_mib} MiB blocks, {'scipy' if scipy_syrk else 'NumPy'} syrk, "
+                    f"{threads} thread{'s' if threads > 1 else ''}"
+                )
+                by_variant[name] = timed(run, k)
+    pool.shutdown()
+    best = min(by_variant, key=by_variant.__getitem__)
     read_s = timed(lambda: Xf @ beta, k)
     return {
-        "pass_s": by_block[best],
-        "pass_by_block_mib": by_block,
-        "best_block_mib": best,
+        "pass_s": by_variant[best],
+        "pass_by_variant": by_variant,
+        "best_variant": best,
         "read_s": read_s,
         "x_bytes": int(Xf.nbytes),
     }

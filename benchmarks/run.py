@@ -407,7 +407,7 @@ def case_table(
             lines.append(
                 f"| hardware limit | {fmt(limit_s, 4)} | – | – | {ng.result['n_iter']} |"
                 f"{' – |' * 3} {fmt(limit_s / t_ref)} | 1 | newtonglm's iterations × one pass "
-                f"{limit['pass_s'] * 1e3:.2f} ms ({limit['best_block_mib']} MiB blocks); "
+                f"{limit['pass_s'] * 1e3:.2f} ms ({limit['best_variant']}); "
                 f"one read of X (X @ β) {limit['read_s'] * 1e3:.2f} ms |"
             )
         else:
@@ -549,7 +549,8 @@ other processes kept more than {busy:g} cores busy during the timed fits (from /
 after {retries} retr{retries_s}; those times are less reliable. *hardware limit*: newtonglm
 newton's iteration count × the median time of one blocked pass over an intercept-augmented,
 Fortran-ordered copy of X (η = Xβ, w(η), √w·X into a reused block buffer, BLAS `dsyrk`; the
-fastest of 2, 8 and 32 MiB blocks), measured in the same run. Sparse case: CSR for
+fastest of 2, 8 and 32 MiB blocks, scipy's or NumPy's BLAS, one thread or the blocks split
+over every CPU with single-threaded BLAS in each), measured in the same run. Sparse case: CSR for
 newtonglm (taken as it is; its one-off split into 5 dense and 1,000 sparse columns is inside
 the timed fit) and scikit-learn, CSC for glum (converted before the timer); statsmodels takes
 dense arrays only, so it is not run on it rather than densifying 1,000,000 × 1,005 (8 GB)."""

@@ -9,6 +9,7 @@ tests (``model_tests.py``) are computed from the stored design without refitting
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import sys
@@ -22,7 +23,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import formula as formula_mod
-from . import inference, kernel, model_tests, rank, residuals, robust
+from . import inference, kernel, model_tests, parallel, rank, residuals, robust
 from ._typing import FloatArray
 from .design import Design, as_vector, finalize, nonfinite_rows
 from .diagnostics import (
@@ -43,6 +44,7 @@ from .exceptions import (
     SeparationCheckWarning,
 )
 from .families import Binomial, Family, Poisson, get_family
+from .kernel import BLOCK_BYTES
 from .matrix import SparseMatrix, as_matrix
 from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
@@ -353,6 +355,20 @@ class _BaseGLM(BaseEstimator):
         -------
         self
         """
+        # BLAS single-threaded for the whole fit: the kernel's passes run their row blocks on
+        # threads of their own (see parallel.py). Not worth its ~0.1 ms for data of a block
+        # or two, which the kernel does not split.
+        shape = getattr(X, "shape", None)
+        small = (
+            isinstance(shape, tuple)
+            and len(shape) == 2
+            and all(isinstance(k, (int, np.integer)) for k in shape)  # not Dask's lazy sizes
+            and 8 * shape[0] * shape[1] < 4 * BLOCK_BYTES
+        )
+        with contextlib.nullcontext() if small else parallel.serial_blas():
+            return self._fit(X, y, sample_weight, offset, groups)
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, offset: Any, groups: Any) -> _BaseGLM:
         self._check_params()
         family = self._family()
         distributed = _is_dask(X, y, sample_weight, offset)

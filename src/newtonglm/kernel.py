@@ -16,13 +16,13 @@ chunk and adds the accumulators with :meth:`Accumulator.merge`.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
 
+from . import parallel
 from ._typing import FloatArray
 from .families import Family
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
@@ -79,14 +79,6 @@ def block_slices(n_rows: int, n_features: int) -> Iterator[slice]:
         yield slice(start, min(start + step, n_rows))
 
 
-@functools.lru_cache(maxsize=16)
-def _strict_lower(q: int) -> np.ndarray:
-    """Boolean mask of the strictly lower triangle of a q x q matrix (cached: tiny, reused)."""
-    mask = np.tri(q, k=-1, dtype=bool)
-    mask.flags.writeable = False
-    return mask
-
-
 class _Gram:
     """Accumulates Xᵀ W X and Xᵀ √W c over blocks of the raw data, intercept implicit.
 
@@ -124,11 +116,10 @@ class _Gram:
         if self.extra:
             assert c is not None
             scaled[:, q - 1] = c
-        if c_order:
-            # scaled.T is a Fortran (q, m) matrix: syrk without transposition gives AᵀA.
-            self.acc = blas.dsyrk(1.0, scaled.T, beta=1.0, c=self.acc, trans=0, overwrite_c=1)
-        else:
-            self.acc = blas.dsyrk(1.0, scaled, beta=1.0, c=self.acc, trans=1, overwrite_c=1)
+        # NumPy recognises AᵀA and calls BLAS syrk (and fills both triangles). NumPy's BLAS,
+        # not scipy.linalg.blas: scipy's OpenBLAS build serialises calls from concurrent
+        # threads, which would undo the row-block threads of ``parallel``.
+        self.acc += scaled.T @ scaled
 
     def add_vec(self, xb: FloatArray, v: FloatArray) -> None:
         """Add Xᵀ v of one block (score-only passes)."""
@@ -148,19 +139,14 @@ class _Gram:
         self.vx += other.vx
         self.v1 += other.v1
 
-    def _full(self) -> FloatArray:
-        # syrk fills the upper triangle only: mirror it (into a new array, acc stays intact).
-        return np.where(_strict_lower(self.q), self.acc.T, self.acc)
-
     def gram(self) -> FloatArray:
         """Xᵀ W X, intercept first."""
         d = self.q - int(self.extra)
-        return np.ascontiguousarray(self._full()[:d, :d])
+        return np.array(self.acc[:d, :d], order="C")
 
     def vec(self) -> FloatArray:
         """Xᵀ √W c (from the extra column) when it was accumulated, else Σ Xᵀ v."""
         if self.extra:
-            # The last column of the upper triangle syrk filled.
             return np.array(self.acc[: self.q - 1, self.q - 1])
         if not self.intercept:
             return self.vx.copy()
@@ -368,27 +354,34 @@ def pass_sums(
     data = M.data
     n, d = M.shape
     step = block_rows(d)
-    acc = Accumulator(
-        family,
-        coef,
-        data.shape[1],
-        M.intercept,
-        min(step, n),
-        score=score,
-        fisher=fisher,
-        unit_weights=unit_weights,
-    )
     kept_w = np.empty(n) if keep_weights else None
-    for rows in block_slices(n, d):
-        acc.add_block(
-            data[rows],
-            y[rows],
-            weights[rows],
-            None if offset is None else offset[rows],
-            keep_weights=None if kept_w is None else kept_w[rows],
-            sqrt_wb=None if sqrt_weights is None else sqrt_weights[rows],
+
+    def run(blocks: Sequence[slice]) -> Accumulator:
+        acc = Accumulator(
+            family,
+            coef,
+            data.shape[1],
+            M.intercept,
+            min(step, n),
+            score=score,
+            fisher=fisher,
+            unit_weights=unit_weights,
         )
-    return acc.result(kept_w)
+        for rows in blocks:
+            acc.add_block(
+                data[rows],
+                y[rows],
+                weights[rows],
+                None if offset is None else offset[rows],
+                keep_weights=None if kept_w is None else kept_w[rows],
+                sqrt_wb=None if sqrt_weights is None else sqrt_weights[rows],
+            )
+        return acc
+
+    first, *rest = parallel.map_groups(list(block_slices(n, d)), run)
+    for acc in rest:
+        first.merge(acc)
+    return first.result(kept_w)
 
 
 def hessp_pass(
@@ -469,18 +462,25 @@ def start_sums(
         return sparse_kernel.wls_sums(M, work_w, z)
     data = M.data
     n, d = M.shape
-    acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for rows in block_slices(n, d):
-            yb, wb = y[rows], weights[rows]
-            mu0 = family.clip_mu(family.starting_mu(yb, wb))
-            gprime = link.derivative(mu0)
-            z = link.link(mu0) + (yb - mu0) * gprime
-            if offset is not None:
-                z -= offset[rows]
-            sw = np.sqrt(wb / (gprime * gprime * family.variance(mu0)))
-            acc.add(data[rows], sw, sw * z)
-    return acc.gram(), acc.vec()
+
+    def run(blocks: Sequence[slice]) -> _Gram:
+        acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for rows in blocks:
+                yb, wb = y[rows], weights[rows]
+                mu0 = family.clip_mu(family.starting_mu(yb, wb))
+                gprime = link.derivative(mu0)
+                z = link.link(mu0) + (yb - mu0) * gprime
+                if offset is not None:
+                    z -= offset[rows]
+                sw = np.sqrt(wb / (gprime * gprime * family.variance(mu0)))
+                acc.add(data[rows], sw, sw * z)
+        return acc
+
+    first, *rest = parallel.map_groups(list(block_slices(n, d)), run)
+    for acc in rest:
+        first.merge(acc)
+    return first.gram(), first.vec()
 
 
 def r_factor(X: DenseMatrix | SparseMatrix | FloatArray) -> FloatArray:
