@@ -230,3 +230,16 @@ def test_lazy_frames_absent_before_fit_and_separate_after_with_cov():
     model.fit(X[:150], y[:150])  # a refit replaces both
     assert model.history_ is not history and model.cov_params_ is not cov
     assert len(pickle.loads(pickle.dumps(model)).history_) == len(model.history_)
+
+
+def test_unit_weights_and_binary_float_response_cost_no_n_vectors():
+    df = simulate("binomial", seed=6)
+    X, y = np.asfortranarray(df[["x", "z"]].to_numpy()), df["y"].to_numpy(dtype=np.float64)
+    model = LogisticRegression().fit(X, y)
+    design = model._fit_design
+    assert design.weights.strides == (0,) and not design.weights.flags.writeable
+    assert np.shares_memory(design.y, y)  # the 0.0 / 1.0 response is used as given
+    assert np.shares_memory(design.X.data, X)
+    weighted = LogisticRegression().fit(X, y, sample_weight=np.full(y.size, 2.0))
+    assert weighted._fit_design.weights.strides == (8,)
+    np.testing.assert_allclose(weighted.coef_, model.coef_, rtol=1e-10)

@@ -212,8 +212,11 @@ def finalize(
                 + ". Clean them, or pass missing='drop' to drop those rows."
             )
 
+    unit = weights is None
     if weights is None:
-        weights = np.ones(X.shape[0])
+        # Unit weights as a read-only broadcast of one 1.0: an n-vector of ones costs
+        # 8 bytes a row (5% of X at 20 columns) and carries no information.
+        weights = np.broadcast_to(np.float64(1.0), (X.shape[0],))
     else:
         negative = weights < 0
         if negative.any():
@@ -229,7 +232,7 @@ def finalize(
     return Design(
         X=as_matrix(X, intercept=implicit_intercept),
         y=np.ascontiguousarray(y, dtype=np.float64),
-        weights=np.ascontiguousarray(weights, dtype=np.float64),
+        weights=weights if unit else np.ascontiguousarray(weights, dtype=np.float64),
         offset=None if offs is None else np.ascontiguousarray(offs, dtype=np.float64),
         names=tuple(names),
         intercept_index=intercept_index,

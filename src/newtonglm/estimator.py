@@ -1100,6 +1100,8 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
             is1 = values == 1
             if ((values == 0) | is1).all() and 0 < np.count_nonzero(is1) < values.size:
                 self.classes_ = np.array([0, 1]).astype(values.dtype)
+                if values.dtype == np.float64:
+                    return values  # already the 0.0 / 1.0 response: no copy of n floats
                 return is1.astype(np.float64)
         present = values[~missing]
         try:
