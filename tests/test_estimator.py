@@ -242,4 +242,5 @@ def test_unit_weights_and_binary_float_response_cost_no_n_vectors():
     assert np.shares_memory(design.X.data, X)
     weighted = LogisticRegression().fit(X, y, sample_weight=np.full(y.size, 2.0))
     assert weighted._fit_design.weights.strides == (8,)
-    np.testing.assert_allclose(weighted.coef_, model.coef_, rtol=1e-10)
+    # Doubled weights double the deviance: the same MLE, reached along a different path.
+    np.testing.assert_allclose(weighted.coef_, model.coef_, rtol=1e-6)
