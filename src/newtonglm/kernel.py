@@ -16,6 +16,7 @@ chunk and adds the accumulators with :meth:`Accumulator.merge`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -79,6 +80,24 @@ def block_slices(n_rows: int, n_features: int) -> Iterator[slice]:
         yield slice(start, min(start + step, n_rows))
 
 
+_thread_scratch = threading.local()
+
+
+def _scratch(size: int) -> FloatArray:
+    """A block buffer of at least ``size`` floats, reused by every pass of the calling thread.
+
+    Kept between passes and fits (one block, at most ~2 MiB per thread): a fresh buffer per
+    pass can be a fresh mapping whose pages fault in again on the first write (measured: a
+    10,000 x 10 Poisson fit of six passes 5-8% faster with the buffer kept). The buffer is
+    scratch inside one ``_Gram.add`` call, so accumulators of one thread can share it.
+    """
+    buf: FloatArray | None = getattr(_thread_scratch, "buf", None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size)
+        _thread_scratch.buf = buf
+    return buf[:size]
+
+
 class _Gram:
     """Accumulates Xᵀ W X and Xᵀ √W c over blocks of the raw data, intercept implicit.
 
@@ -97,7 +116,7 @@ class _Gram:
         q = n_cols + int(intercept) + int(extra)
         self.q = q
         self.acc = np.zeros((q, q), order="F")
-        self._buf = np.empty(max(max_rows, 1) * q)
+        self._buf = _scratch(max(max_rows, 1) * q)
         # Score-only passes (no Fisher information) use a gemv instead of the syrk.
         self.vx = np.zeros(n_cols)
         self.v1 = 0.0
