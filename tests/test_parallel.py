@@ -64,6 +64,13 @@ def test_pass_sums_on_threads_equal_one_thread(
     np.testing.assert_allclose(many.fisher, serial.fisher, rtol=RTOL_REGROUPED)
     np.testing.assert_array_equal(many.work_weights, serial.work_weights)  # row by row
     assert many.n_boundary == serial.n_boundary
+    v = np.array([0.3, -0.1, 0.2, 0.05, -0.4, 0.1])
+    np.testing.assert_allclose(
+        kernel.hessp_pass(M, many.work_weights, v),
+        serial.fisher @ v,
+        rtol=RTOL_REGROUPED,
+        atol=1e-10,
+    )
     for a, b in zip(start_many, start_serial, strict=True):
         np.testing.assert_allclose(a, b, rtol=RTOL_REGROUPED, atol=1e-12)
 

@@ -418,20 +418,27 @@ def hessp_pass(
     data, intercept = M.data, M.intercept
     n, d = M.shape
     v = np.asarray(v, dtype=np.float64)
-    out = np.zeros(v.shape)
     vx = v[1:] if intercept else v
-    for rows in block_slices(n, d):
-        xb = data[rows]
-        xv = xb @ vx
-        if intercept:
-            xv = xv + v[0]
-        wxv = xv * (work_w[rows] if xv.ndim == 1 else work_w[rows, None])
-        if intercept:
-            out[0] += wxv.sum(axis=0)
-            out[1:] += xb.T @ wxv
-        else:
-            out += xb.T @ wxv
-    return out
+
+    def run(blocks: Sequence[slice]) -> FloatArray:
+        out = np.zeros(v.shape)
+        for rows in blocks:
+            xb = data[rows]
+            xv = xb @ vx
+            if intercept:
+                xv = xv + v[0]
+            wxv = xv * (work_w[rows] if xv.ndim == 1 else work_w[rows, None])
+            if intercept:
+                out[0] += wxv.sum(axis=0)
+                out[1:] += xb.T @ wxv
+            else:
+                out += xb.T @ wxv
+        return out
+
+    first, *rest = parallel.map_groups(list(block_slices(n, d)), run)
+    for part in rest:
+        first += part
+    return first
 
 
 def wls_sums(
