@@ -35,7 +35,7 @@ import pandas as pd
 from dask.delayed import Delayed, delayed
 from formulaic import ModelSpec
 
-from . import kernel
+from . import kernel, parallel
 from ._typing import FloatArray
 from .design import Design
 from .exceptions import (
@@ -245,7 +245,9 @@ def _tree(tasks: list[Delayed], combine: Callable[[list[Any]], Any]) -> Delayed:
 
 
 def _compute(tasks: list[Delayed], combine: Callable[[list[Any]], Any]) -> Any:
-    (result,) = dask.compute(_tree(tasks, combine))
+    # The threaded scheduler runs the chunks' kernels on threads of this process: BLAS serial.
+    with parallel.serial_blas():
+        (result,) = dask.compute(_tree(tasks, combine))
     return result
 
 

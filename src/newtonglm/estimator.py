@@ -9,7 +9,6 @@ tests (``model_tests.py``) are computed from the stored design without refitting
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import sys
@@ -44,7 +43,6 @@ from .exceptions import (
     SeparationCheckWarning,
 )
 from .families import Binomial, Family, Poisson, get_family
-from .kernel import BLOCK_BYTES
 from .matrix import SparseMatrix, as_matrix
 from .objective import GLMObjective, solve_normal_equations
 from .separation import separating_columns
@@ -355,17 +353,9 @@ class _BaseGLM(BaseEstimator):
         -------
         self
         """
-        # BLAS single-threaded for the whole fit: the kernel's passes run their row blocks on
-        # threads of their own (see parallel.py). Not worth its ~0.1 ms for data of a block
-        # or two, which the kernel does not split.
-        shape = getattr(X, "shape", None)
-        small = (
-            isinstance(shape, tuple)
-            and len(shape) == 2
-            and all(isinstance(k, (int, np.integer)) for k in shape)  # not Dask's lazy sizes
-            and 8 * shape[0] * shape[1] < 4 * BLOCK_BYTES
-        )
-        with contextlib.nullcontext() if small else parallel.serial_blas():
+        # Once a pass runs its row blocks on threads, BLAS stays single-threaded to the end of
+        # the fit (see parallel.py).
+        with parallel.fit_scope():
             return self._fit(X, y, sample_weight, offset, groups)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, offset: Any, groups: Any) -> _BaseGLM:

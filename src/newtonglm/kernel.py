@@ -280,7 +280,10 @@ class Accumulator:
                 self.gram.add_vec(xb, sw * c)
 
     def release_buffer(self) -> None:
-        """Free the block buffer after the last ``add_block`` (before sending the sums away)."""
+        """Drop the reference to the thread's block buffer (before sending the sums away).
+
+        The buffer itself stays with its thread for the next pass (:func:`_scratch`).
+        """
         if self.gram is not None:
             self.gram._buf = np.empty(0)
 

@@ -74,33 +74,48 @@ def n_threads(n_blocks: int) -> int:
     """
     if n_blocks < 2 * MIN_BLOCKS_PER_THREAD or not _in_main_thread():
         return 1
-    blas = _outer_threads if _depth > 0 else _blas_threads()
+    blas = _outer_threads if _limiter is not None else _blas_threads()
     return max(1, min(blas, _cpus(), n_blocks // MIN_BLOCKS_PER_THREAD))
 
 
 @contextmanager
-def serial_blas() -> Iterator[None]:
-    """Single-threaded BLAS inside (re-entrant; a no-op outside the main thread).
+def fit_scope() -> Iterator[None]:
+    """One fit: a BLAS limit that a pass inside sets (:func:`serial_blas`) holds to its end.
 
-    A fit runs inside it as a whole, not only its passes: with two OpenBLAS libraries loaded
-    (NumPy's and scipy's), one library's idle threads spinning after a call slowed the other's
-    next call — a 201 x 201 Cholesky right after a NumPy pass took 14 ms instead of 0.3 ms.
+    Once a pass has run on threads, BLAS stays single-threaded for the rest of the fit, not
+    only during its passes: with two OpenBLAS libraries loaded (NumPy's and scipy's), one
+    library's idle threads spinning after a call slowed the other's next call — a 201 x 201
+    Cholesky right after a NumPy pass took 14 ms instead of 0.3 ms. A fit whose passes do not
+    split (small data) leaves BLAS alone and pays nothing. Re-entrant; a no-op outside the main
+    thread.
     """
-    global _depth, _limiter, _outer_threads
+    global _depth, _limiter
     if not _in_main_thread():
         yield
         return
-    if _depth == 0:
-        _outer_threads = _blas_threads()
-        _limiter = _blas_controllers().limit(limits=1)
     _depth += 1
     try:
         yield
     finally:
         _depth -= 1
-        if _depth == 0:
+        if _depth == 0 and _limiter is not None:
             _limiter.restore_original_limits()
             _limiter = None
+
+
+@contextmanager
+def serial_blas() -> Iterator[None]:
+    """Single-threaded BLAS from here to the end of the enclosing :func:`fit_scope`.
+
+    For work that runs on threads of its own (the kernel's groups of blocks, Dask's threaded
+    scheduler); outside a fit, to the end of this block. A no-op outside the main thread.
+    """
+    global _limiter, _outer_threads
+    with fit_scope():
+        if _limiter is None and _in_main_thread():
+            _outer_threads = _blas_threads()
+            _limiter = _blas_controllers().limit(limits=1)
+        yield
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

@@ -30,7 +30,7 @@ from scipy.linalg import lapack
 
 from ._typing import FloatArray
 from .families import Family
-from .kernel import BLOCK_BYTES, Accumulator, PassSums, _Gram, block_slices
+from .kernel import BLOCK_BYTES, Accumulator, PassSums, _Gram, _scratch, block_slices
 from .matrix import SparseMatrix, SparseSplit
 
 __all__ = [
@@ -90,7 +90,6 @@ class _SparseGram:
         self.ss_diag = np.zeros(m) if split.one_per_row else None
         self.ss = None if split.one_per_row else np.zeros((m, m))
         self.vs = np.zeros(m)
-        self._buf = np.empty(0)
 
     def add(self, xb: _Block, sw: FloatArray, c: FloatArray | None = None) -> None:
         """Add the block's Xᵀ W X (and Xᵀ √W c when ``c`` is given); ``sw = √W``."""
@@ -100,9 +99,8 @@ class _SparseGram:
         if sb.shape[1] == 0:
             return
         rows, q = sb.shape[0], g.q
-        if self._buf.size < rows * q:
-            self._buf = np.empty(rows * q)
-        m_b = self._buf[: rows * q].reshape((rows, q))  # C order: fastest for Sᵀ M
+        # The thread's block buffer, free again now that the dense part's syrk is done.
+        m_b = _scratch(rows * q).reshape((rows, q))  # C order: fastest for Sᵀ M
         w = sw * sw
         j0 = int(g.intercept)
         if g.intercept:
