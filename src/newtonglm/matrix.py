@@ -34,16 +34,38 @@ DENSE_COLUMN_DENSITY = 0.25
 
 
 class _ArrayLike:
-    """What both design matrices share: NumPy conversion and indexing through ``toarray``."""
+    """What both design matrices share: products, conversion and indexing.
+
+    ``data`` is the ndarray or sparse matrix without the intercept column; products add the
+    intercept's part, NumPy conversion and indexing go through ``toarray``.
+    """
 
     __slots__ = ()
     ndim = 2
+    data: Any
+    intercept: bool
 
     def toarray(self, data: Any = None) -> FloatArray:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def rows(self, index: slice) -> FloatArray:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def __matmul__(self, coef: FloatArray) -> FloatArray:
+        return self.matvec(coef)
+
+    def matvec(self, coef: FloatArray) -> FloatArray:
+        """X coef, for a vector (d,) or a matrix (d, k) of coefficients."""
+        coef = np.asarray(coef, dtype=np.float64)
+        if not self.intercept:
+            return np.asarray(self.data @ coef)
+        return np.asarray(self.data @ coef[1:] + coef[0])
+
+    def rmatvec(self, v: FloatArray) -> FloatArray:
+        """Xᵀ v."""
+        out = np.asarray(self.data.T @ v)
+        return np.concatenate([[v.sum()], out]) if self.intercept else out
+
+    def rows(self, index: slice) -> FloatArray:
+        """The materialised block X[index] (intercept column included), a fresh array."""
+        return self.toarray(self.data[index])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
         arr = self.toarray()
@@ -106,25 +128,6 @@ class DenseMatrix(_ArrayLike):
         n, d = self.shape
         order = "F" if self.data.flags.f_contiguous else "C"
         return f"DenseMatrix({n} x {d}, order={order}, intercept={self.intercept})"
-
-    def __matmul__(self, coef: FloatArray) -> FloatArray:
-        return self.matvec(coef)
-
-    def matvec(self, coef: FloatArray) -> FloatArray:
-        """X coef, for a vector (d,) or a matrix (d, k) of coefficients."""
-        coef = np.asarray(coef, dtype=np.float64)
-        if not self.intercept:
-            return np.asarray(self.data @ coef)
-        return np.asarray(self.data @ coef[1:] + coef[0])
-
-    def rmatvec(self, v: FloatArray) -> FloatArray:
-        """Xᵀ v."""
-        out = self.data.T @ v
-        return np.concatenate([[v.sum()], out]) if self.intercept else np.asarray(out)
-
-    def rows(self, index: slice) -> FloatArray:
-        """The materialised block X[index] (intercept column included), a fresh array."""
-        return self.toarray(self.data[index])
 
     def toarray(self, data: FloatArray | None = None) -> FloatArray:
         """X as a Fortran-ordered ndarray, intercept column included (a copy with an intercept)."""
@@ -316,25 +319,6 @@ class SparseMatrix(_ArrayLike):
         if self._split is None:
             self._split = SparseSplit(self.data, DENSE_COLUMN_DENSITY)
         return self._split
-
-    def __matmul__(self, coef: FloatArray) -> FloatArray:
-        return self.matvec(coef)
-
-    def matvec(self, coef: FloatArray) -> FloatArray:
-        """X coef, for a vector (d,) or a matrix (d, k) of coefficients."""
-        coef = np.asarray(coef, dtype=np.float64)
-        if not self.intercept:
-            return np.asarray(self.data @ coef)
-        return np.asarray(self.data @ coef[1:] + coef[0])
-
-    def rmatvec(self, v: FloatArray) -> FloatArray:
-        """Xᵀ v."""
-        out = np.asarray(self.data.T @ v)
-        return np.concatenate([[v.sum()], out]) if self.intercept else out
-
-    def rows(self, index: slice) -> FloatArray:
-        """The materialised block X[index] (intercept column included), a fresh array."""
-        return self.toarray(self.data[index])
 
     def column(self, j: int) -> FloatArray:
         """Column ``j`` (intercept first) as a dense vector."""
