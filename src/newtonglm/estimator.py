@@ -375,7 +375,7 @@ class _BaseGLM(BaseEstimator):
         fit_design = design
         # Large data: start from a fit on a subsample (fewer passes over X); its full-data
         # Fisher information, clearly full rank, also settles the rank check.
-        start = None if distributed else subsample_start(family, design, objective)
+        start = subsample_start(family, design, objective)  # None for Dask and small data
         if start is not None and start.hess is not None and rank.clearly_full_rank(start.hess):
             self.start_ = "subsample"
             self._rank_passes = 0
