@@ -1,4 +1,9 @@
-"""Build hook: copy the top-level ``datasets/`` folder into the wheel as package data.
+"""Build hooks: the optional compiled Gram kernel, and the shipped datasets as package data.
+
+``newtonglm._gram`` (``src/newtonglm/_gram.c``) is optional: where it cannot be compiled (no C
+compiler), the install goes on without it and ``newtonglm.kernel`` uses its NumPy/BLAS path.
+
+Build hook: copy the top-level ``datasets/`` folder into the wheel as package data.
 
 ``datasets/`` is the single source of the shipped CSVs; ``newtonglm.datasets.load`` reads them
 through ``importlib.resources`` from ``newtonglm/data`` in an installed wheel, and falls back to
@@ -8,7 +13,7 @@ the repository's ``datasets/`` folder in an editable install.
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 
@@ -25,4 +30,14 @@ class BuildPyWithDatasets(build_py):
                 shutil.copy2(path, target / path.name)
 
 
-setup(cmdclass={"build_py": BuildPyWithDatasets})
+setup(
+    cmdclass={"build_py": BuildPyWithDatasets},
+    ext_modules=[
+        Extension(
+            "newtonglm._gram",
+            sources=["src/newtonglm/_gram.c"],
+            extra_compile_args=["-O3", "-Wno-psabi"],
+            optional=True,
+        )
+    ],
+)

@@ -28,6 +28,11 @@ from ._typing import FloatArray
 from .families import Family
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
+try:  # the compiled Gram kernel (src/newtonglm/_gram.c), built when a C compiler was found
+    from . import _gram as _compiled
+except ImportError:  # pragma: no cover - depends on the build
+    _compiled = None
+
 __all__ = [
     "Accumulator",
     "PassSums",
@@ -98,15 +103,27 @@ def _scratch(size: int) -> FloatArray:
     return buf[:size]
 
 
+def _column_major(xb: FloatArray) -> bool:
+    """Whether the compiled kernel can read ``xb``: unit row stride, columns apart by >= m."""
+    m, p = xb.shape
+    s0, s1 = xb.strides
+    return p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m)))
+
+
 class _Gram:
     """Accumulates Xᵀ W X and Xᵀ √W c over blocks of the raw data, intercept implicit.
 
-    Each block is written once, scaled, into a reused buffer laid out like the block (Fortran
-    blocks of a Fortran X, C blocks of a C X) as ``[√W | √W·X | c]`` — the intercept column,
-    the data, and optionally one more column — and one BLAS ``syrk`` of that buffer yields Σ W,
-    Σ W x, Xᵀ W X and Xᵀ √W c together: a pass reads X twice (η, then the scaling) and never
-    makes a separate gemv for the score. Blocks are sized so that the buffer stays in cache
-    between the scaling and the ``syrk``.
+    Two interchangeable paths fill the upper triangle of the same ``acc`` (Σ W, Σ W x, Xᵀ W X
+    and, in the last column, Xᵀ √W c):
+
+    - compiled (``newtonglm._gram``, blocks with unit row stride, i.e. of a Fortran-ordered X):
+      4 x 4 tiles of the result in vector registers over 512-row chunks of the block, W applied
+      on the fly — one read of the block, nothing written. 2-3x faster than the BLAS path below
+      at d = 20, level at d = 200.
+    - NumPy/BLAS (C-ordered X, or no compiler at install): the block is written once, scaled,
+      into a reused buffer laid out like the block as ``[√W | √W·X | c]`` and one ``syrk`` of it
+      yields every sum together. Blocks are sized so that the buffer stays in cache between the
+      scaling and the ``syrk``.
     """
 
     def __init__(self, n_cols: int, intercept: bool, max_rows: int, extra: bool) -> None:
@@ -125,6 +142,13 @@ class _Gram:
         """Add ``[√W | √W·xb | c]`` of one block, where ``sw = √W``: accumulates Xᵀ √W c."""
         m, p = xb.shape
         q = self.q
+        if _compiled is not None and _column_major(xb):
+            u = None
+            if self.extra:
+                assert c is not None
+                u = sw * c
+            _compiled.wgram(xb, sw * sw, u, self.acc, self.intercept)
+            return
         c_order = bool(xb.flags.c_contiguous and not xb.flags.f_contiguous)
         scaled = self._buf[: m * q].reshape((m, q), order="C" if c_order else "F")
         j0 = int(self.intercept)
@@ -161,7 +185,9 @@ class _Gram:
     def gram(self) -> FloatArray:
         """Xᵀ W X, intercept first."""
         d = self.q - int(self.extra)
-        return np.array(self.acc[:d, :d], order="C")
+        upper = np.triu(self.acc[:d, :d])  # both paths fill the upper triangle
+        upper += np.triu(upper, 1).T
+        return upper
 
     def vec(self) -> FloatArray:
         """Xᵀ √W c (from the extra column) when it was accumulated, else Σ Xᵀ v."""
