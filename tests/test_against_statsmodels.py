@@ -114,9 +114,10 @@ def test_newton_matches_statsmodels_simulated(smf, family, link, formula, weight
 
 
 @pytest.mark.parametrize("family,link", FAMILY_LINKS)
-def test_newton_matches_statsmodels_arrays(family, link):
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_newton_matches_statsmodels_arrays(family, link, order, kernel_path):
     df = simulate(family, seed=7)
-    X = df[["x", "z"]].to_numpy()
+    X = np.asarray(df[["x", "z"]].to_numpy(), order=order)
     ref = sm.GLM(df["y"], sm.add_constant(X), family=sm_family(family, link)).fit(tol=1e-13)
     model = GLM(family=family, link=link).fit(X, df["y"])
     assert_matches(model, ref, names=["intercept", "x0", "x1"])
@@ -155,7 +156,7 @@ def test_grouped_binomial_matches_statsmodels_two_column_endog(link):
     assert_matches(model, ref, names=["intercept", "x0"])
 
 
-def test_logistic_matches_statsmodels_pima(smf):
+def test_logistic_matches_statsmodels_pima(smf, kernel_path):
     df = datasets.load("pima")
     formula = "diabetes ~ npreg + glu + bmi + ped + age"
     ref = smf.glm(formula, df, family=sm.families.Binomial()).fit(tol=1e-13)
@@ -163,7 +164,7 @@ def test_logistic_matches_statsmodels_pima(smf):
     assert_matches(model, ref)
 
 
-def test_poisson_matches_statsmodels_insurance_exposure(smf):
+def test_poisson_matches_statsmodels_insurance_exposure(smf, kernel_path):
     df = datasets.load("insurance")
     formula = "claims ~ C(district) + group + age"
     offset = np.log(df["holders"])

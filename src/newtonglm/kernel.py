@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from scipy.linalg import lapack
@@ -28,6 +29,7 @@ from ._typing import FloatArray
 from .families import Family
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
+_compiled: ModuleType | None
 try:  # the compiled Gram kernel (src/newtonglm/_gram.c), built when a C compiler was found
     from . import _gram as _compiled
 except ImportError:  # pragma: no cover - depends on the build
