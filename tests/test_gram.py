@@ -34,7 +34,7 @@ def test_compiled_kernel_is_built() -> None:
 
 
 @pytest.mark.parametrize("p", [0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 20])
-@pytest.mark.parametrize("m", [1, 7, 8, 9, 515, 1100])
+@pytest.mark.parametrize("m", [1, 7, 8, 9, 515, 2049, 4200])
 @pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("extra", [True, False])
 def test_compiled_gram_matches_blas(p: int, m: int, intercept: bool, extra: bool) -> None:

@@ -142,31 +142,35 @@ class Binomial(Family):
         self, y: FloatArray, mu: FloatArray, eta: FloatArray | None = None
     ) -> FloatArray:
         ym = 1.0 - y
-        exact = y == mu  # 0 by definition, also at the clip bounds (R: dev.resids(0, 0) = 0)
+        mc = self.clip_mu(mu)
         if ((y == 0.0) | (y == 1.0)).all():
-            # 0/1 outcomes (the common case, 4x cheaper): d = -2 log mu or -2 log(1 - mu).
-            mu = self.clip_mu(mu)
-            d = -2.0 * np.log(np.where(y > 0.5, mu, 1.0 - mu))
+            # 0/1 outcomes (the common case, 4x cheaper): d = -2 log mu or -2 log(1 - mu), > 0
+            # as the clipped mean is inside (0, 1); the edge rows are redone below.
+            d = np.log(np.where(y > 0.5, mc, 1.0 - mc))
+            d *= -2.0
+        else:
+            # Ratio form: exactly 0 at y == mu, free of the cancellation in y log y - y log mu.
+            d = 2.0 * (special.xlogy(y, y / mc) + special.xlogy(ym, ym / (1.0 - mc)))
+            d = np.maximum(d, 0.0, out=d)  # >= 0 mathematically; clip the rounding noise
+            exact = y == mu
             if exact.any():
                 d[exact] = 0.0
-        else:
-            mu = self.clip_mu(mu)
-            # Ratio form: exactly 0 at y == mu, free of the cancellation in y log y - y log mu.
-            d = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(ym, ym / (1.0 - mu)))
-            d = np.where(exact, 0.0, d)
-        if eta is not None and isinstance(self.link, LogitLink):
-            # Where mu rounds to the clip bounds, the log-sum-exp form in eta stays exact:
-            # log mu = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta).
-            edge = (mu <= _EPS) | (mu >= 1.0 - _EPS)
-            if edge.any():
+        if mc.size and (mc.min() <= _EPS or mc.max() >= 1.0 - _EPS):
+            edge = (mc <= _EPS) | (mc >= 1.0 - _EPS)
+            if eta is not None and isinstance(self.link, LogitLink):
+                # Where mu rounds to the clip bounds, the log-sum-exp form in eta stays exact:
+                # log mu = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta).
                 e, ye, yme = eta[edge], y[edge], ym[edge]
-                d[edge] = 2.0 * (
+                exact_edge = 2.0 * (
                     special.xlogy(ye, ye)
                     + ye * np.logaddexp(0.0, -e)
                     + special.xlogy(yme, yme)
                     + yme * np.logaddexp(0.0, e)
                 )
-        return np.maximum(d, 0.0)  # >= 0 mathematically; clip the rounding noise
+                d[edge] = np.maximum(exact_edge, 0.0)
+            # 0 by definition where y == mu, also at the clip bounds (R: dev.resids(0, 0) = 0).
+            d[edge & (y == mu)] = 0.0
+        return d
 
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None
