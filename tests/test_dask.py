@@ -227,14 +227,12 @@ def test_dask_invalid_inputs_raise_clear_errors() -> None:
         PoissonRegression(formula="count ~ center(x)").fit(dd.from_pandas(df, npartitions=2))
 
 
-def test_accumulator_pickles_without_its_block_buffer() -> None:
+@pytest.mark.parametrize("order", ["F", "C"])  # the compiled path, and the BLAS path's buffer
+def test_accumulator_pickles_without_a_block_buffer(order: str) -> None:
     X, y, w, _off = _data("binomial", n=5000, p=20)
     acc = Accumulator(Binomial(), np.zeros(21), 20, True, 5000)
-    acc.add_block(X, y, w, None)
-    full = len(pickle.dumps(acc))
-    acc.release_buffer()
-    assert len(pickle.dumps(acc)) == full  # the buffer never travels
-    assert full < 20_000  # the q x q sums (22 x 22 doubles) and the coefficients
+    acc.add_block(np.asarray(X, order=order), y, w, None)
+    assert len(pickle.dumps(acc)) < 20_000  # the q x q sums (22 x 22 doubles), coefficients
 
 
 def test_import_without_dask_still_works() -> None:

@@ -282,7 +282,6 @@ def _chunk_pass(
     for xb, yb, wb, ob in chunk.blocks(columns):
         for rows in kernel.block_slices(xb.shape[0], d):
             acc.add_block(xb[rows], yb[rows], wb[rows], None if ob is None else ob[rows])
-    acc.release_buffer()  # only the q × q sums travel back
     return acc
 
 

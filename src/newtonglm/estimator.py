@@ -243,15 +243,22 @@ class _BaseGLM(BaseEstimator):
                 kept_rows=parts.kept_rows,
             )
         self.model_spec_ = None
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=np.float64,
-            accept_sparse=_SPARSE_FORMATS,
-            ensure_all_finite=False,
-            y_numeric=not isinstance(self, ClassifierMixin),
-        )
+        if _plain_arrays(X, y):
+            # What validate_data would conclude, without its ~0.4 ms of checks (a fifth of a
+            # 10,000-row fit): arrays carry no feature names, and nothing needs converting.
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=np.float64,
+                accept_sparse=_SPARSE_FORMATS,
+                ensure_all_finite=False,
+                y_numeric=not isinstance(self, ClassifierMixin),
+            )
         names = (
             [str(c) for c in self.feature_names_in_]
             if hasattr(self, "feature_names_in_")
@@ -908,6 +915,26 @@ def _separation(design: Design, notes: list[str]) -> list[str] | None:
 def _subset(design: Design, kept: list[int]) -> Design:
     return inference.subset_design(design, kept)
 
+
+
+def _plain_arrays(X: Any, y: Any) -> bool:
+    """Whether ``validate_data`` would pass X and y through unchanged and without a word.
+
+    A 2-D float64 NumPy X with at least one row and column, and a 1-D NumPy y of numbers, as
+    long, all finite (sklearn rejects a non-finite y itself; that path keeps its message).
+    """
+    return (
+        type(X) is np.ndarray
+        and type(y) is np.ndarray
+        and X.ndim == 2
+        and X.dtype == np.float64
+        and X.shape[0] >= 1
+        and X.shape[1] >= 1
+        and y.ndim == 1
+        and y.shape[0] == X.shape[0]
+        and y.dtype.kind in "fiub"
+        and bool(np.isfinite(y).all() if y.dtype.kind == "f" else True)
+    )
 
 class GLM(RegressorMixin, _BaseGLM):
     """Generalized linear model fitted by Newton's method / IRLS.

@@ -16,6 +16,7 @@ chunk and adds the accumulators with :meth:`Accumulator.merge`.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,12 @@ def _scratch(size: int) -> FloatArray:
     return buf[:size]
 
 
+@functools.lru_cache(maxsize=32)
+def _lower_triangle(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices below the diagonal of a d x d matrix (np.triu costs ~15 µs a call)."""
+    return np.tril_indices(d, -1)
+
+
 def _column_major(xb: FloatArray) -> bool:
     """Whether the compiled kernel can read ``xb``: unit row stride, columns apart by >= m."""
     m, p = xb.shape
@@ -135,7 +142,9 @@ class _Gram:
         q = n_cols + int(intercept) + int(extra)
         self.q = q
         self.acc = np.zeros((q, q), order="F")
-        self._buf = _scratch(max(max_rows, 1) * q)
+        # Rows of the largest block: the BLAS path scales a block into the thread's buffer
+        # (_scratch), taken per call, so an accumulator holds no buffer of its own.
+        self.max_rows = max(max_rows, 1)
         # Score-only passes (no Fisher information) use a gemv instead of the syrk.
         self.vx = np.zeros(n_cols)
         self.v1 = 0.0
@@ -152,7 +161,8 @@ class _Gram:
             _compiled.wgram(xb, sw * sw, u, self.acc, self.intercept)
             return
         c_order = bool(xb.flags.c_contiguous and not xb.flags.f_contiguous)
-        scaled = self._buf[: m * q].reshape((m, q), order="C" if c_order else "F")
+        buf = _scratch(max(self.max_rows, m) * q)
+        scaled = buf[: m * q].reshape((m, q), order="C" if c_order else "F")
         j0 = int(self.intercept)
         if self.intercept:
             scaled[:, 0] = sw
@@ -173,12 +183,6 @@ class _Gram:
         if self.intercept:
             self.v1 += float(v.sum())
 
-    def __getstate__(self) -> dict[str, object]:
-        # Only the q x q sums travel (to another process, or back from a Dask task).
-        state = dict(self.__dict__)
-        state["_buf"] = np.empty(0)
-        return state
-
     def merge(self, other: _Gram) -> None:
         self.acc += other.acc
         self.vx += other.vx
@@ -187,9 +191,10 @@ class _Gram:
     def gram(self) -> FloatArray:
         """Xᵀ W X, intercept first."""
         d = self.q - int(self.extra)
-        upper = np.triu(self.acc[:d, :d])  # both paths fill the upper triangle
-        upper += np.triu(upper, 1).T
-        return upper
+        g = np.array(self.acc[:d, :d], order="C")
+        lower = _lower_triangle(d)
+        g[lower] = g.T[lower]  # both paths fill the upper triangle; mirror it
+        return g
 
     def vec(self) -> FloatArray:
         """Xᵀ √W c (from the extra column) when it was accumulated, else Σ Xᵀ v."""
@@ -306,14 +311,6 @@ class Accumulator:
                 self.gram.add(xb, sw, c if self.want_score else None)
             else:
                 self.gram.add_vec(xb, sw * c)
-
-    def release_buffer(self) -> None:
-        """Drop the reference to the thread's block buffer (before sending the sums away).
-
-        The buffer itself stays with its thread for the next pass (:func:`_scratch`).
-        """
-        if self.gram is not None:
-            self.gram._buf = np.empty(0)
 
     def merge(self, other: Accumulator) -> Accumulator:
         """Add the sums of ``other`` (a pass over other rows at the same coefficients)."""
