@@ -916,7 +916,6 @@ def _subset(design: Design, kept: list[int]) -> Design:
     return inference.subset_design(design, kept)
 
 
-
 def _plain_arrays(X: Any, y: Any) -> bool:
     """Whether ``validate_data`` would pass X and y through unchanged and without a word.
 
@@ -935,6 +934,7 @@ def _plain_arrays(X: Any, y: Any) -> bool:
         and y.dtype.kind in "fiub"
         and bool(np.isfinite(y).all() if y.dtype.kind == "f" else True)
     )
+
 
 class GLM(RegressorMixin, _BaseGLM):
     """Generalized linear model fitted by Newton's method / IRLS.
