@@ -393,3 +393,27 @@ def test_poisson_unit_deviance_matches_r_formula_including_zero_counts() -> None
     expected = np.where(y == mu, 0.0, 2.0 * (ylog - (y - mu_c)))
     np.testing.assert_allclose(family.unit_deviance(y, mu), expected, rtol=1e-14, atol=0)
     assert family.unit_deviance(y, mu)[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "family,y",
+    [
+        (Binomial(), np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0])),
+        (Binomial(), np.ones(5)),
+        (Binomial(), np.zeros(5)),
+        (Binomial(), np.array([0.0, 0.25, 1.0, 0.5, 0.75])),  # proportions: the general path
+        (Poisson(), np.array([0.0, 3.0, 1.0, 0.0, 7.0, 2.0, 0.0])),
+        (Poisson(), np.array([2.5, 0.5, 4.0])),
+        (Poisson(), np.zeros(4)),
+    ],
+    ids=["binary", "all-ones", "all-zeros", "proportions", "counts", "fractional", "zeros"],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_null_deviance_closed_forms_match_the_sum_of_unit_deviances(
+    family: Family, y: np.ndarray, weighted: bool
+) -> None:
+    w = np.linspace(0.5, 2.0, y.size) if weighted else np.ones(y.size)
+    mean = float(w @ y) / float(w.sum())
+    by_rows = float(w @ family.unit_deviance(y, np.full(y.size, mean)))
+    assert family.null_deviance(y, w) == pytest.approx(by_rows, rel=1e-12, abs=1e-12)
+    assert Family.null_deviance(family, y, w) == pytest.approx(by_rows, rel=1e-12, abs=1e-12)

@@ -22,6 +22,9 @@ __all__ = ["Binomial", "Family", "Gaussian", "Poisson", "get_family"]
 
 _EPS = float(np.finfo(np.float64).eps)
 _TINY = float(np.finfo(np.float64).smallest_subnormal)
+#: Rows per block of the null deviance's per-row work (2 MiB of float64), so that no n-length
+#: temporaries are made.
+_NULL_BLOCK = 2**18
 #: Largest count for which Poisson's saturated log-likelihood uses a table of log y!.
 _COUNT_TABLE = 2**20
 #: Complete beta function B(2/3, 2/3), which turns scipy's regularised betainc into B(a, b; x).
@@ -95,6 +98,16 @@ class Family:
         """Deviance, D = Σ w d(y, mu)."""
         d = self.unit_deviance(y, mu, eta)
         return float(d.sum() if weights is None else weights @ d)
+
+    def null_deviance(self, y: FloatArray, weights: FloatArray) -> float:
+        """Deviance at mu = the weighted mean of y: the intercept-only model without offset."""
+        mean = float(weights @ y) / float(weights.sum())
+        total = 0.0
+        for start in range(0, y.shape[0], _NULL_BLOCK):
+            rows = slice(start, start + _NULL_BLOCK)
+            yb = y[rows]
+            total += self.deviance(yb, np.full(yb.shape[0], mean), weights[rows])
+        return total
 
     def loglik(self, y: FloatArray, mu: FloatArray, weights: FloatArray | None = None) -> float:
         """Full log-likelihood at scale 1, with every constant, as R's ``logLik`` reports it."""
@@ -172,6 +185,17 @@ class Binomial(Family):
             d[edge & (y == mu)] = 0.0
         return d
 
+    def null_deviance(self, y: FloatArray, weights: FloatArray) -> float:  # noqa: D102
+        if not ((y == 0.0) | (y == 1.0)).all():
+            return Family.null_deviance(self, y, weights)
+        # 0/1 outcomes: -2 Σ w [y log ȳ + (1 - y) log(1 - ȳ)] = -2 [S log ȳ + (W - S) log(1 - ȳ)]
+        # with S = Σ w y and W = Σ w — two sums instead of a log per row.
+        total, successes = float(weights.sum()), float(weights @ y)
+        mean = successes / total
+        return float(
+            -2.0 * (special.xlogy(successes, mean) + special.xlogy(total - successes, 1.0 - mean))
+        )
+
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None
     ) -> float:
@@ -237,6 +261,21 @@ class Poisson(Family):
         if exact is not None:
             d[exact] = 0.0
         return np.maximum(d, 0.0, out=d)  # clip the rounding noise below 0
+
+    def null_deviance(self, y: FloatArray, weights: FloatArray) -> float:  # noqa: D102
+        mean = float(weights @ y) / float(weights.sum())
+        if mean <= 0.0:
+            return 0.0  # every y is 0 (where the weight is positive): mu = y everywhere
+        # Σ w (y - ȳ) = 0 at the weighted mean, so D = 2 Σ w y log(y / ȳ), in the ratio form of
+        # unit_deviance (0 at y = 0 through the subnormal floor), block by block.
+        total = 0.0
+        for start in range(0, y.shape[0], _NULL_BLOCK):
+            rows = slice(start, start + _NULL_BLOCK)
+            yb = y[rows]
+            d = np.log(np.maximum(yb / mean, _TINY))
+            d *= yb
+            total += float(weights[rows] @ d)
+        return 2.0 * max(total, 0.0)
 
     def saturated_loglik(  # noqa: D102
         self, y: FloatArray, weights: FloatArray | None = None

@@ -212,15 +212,14 @@ def null_deviance(family: Family, design: Design, stop: StopRule) -> float:
 
         return dask_backend.null_deviance(family, design, stop)
     y, w, offset = design.y, design.weights, design.offset
-    if design.intercept_index is None or offset is None:
-        # mu is known without a fit: g⁻¹(offset), or the weighted mean of y. Blockwise, so that
-        # no n-length temporaries are made.
-        mean = float(w @ y) / float(w.sum())
+    if design.intercept_index is not None and offset is None:
+        return family.null_deviance(y, w)  # mu is the weighted mean of y
+    if design.intercept_index is None:
+        # mu is known without a fit: g⁻¹(offset), or g⁻¹(0). Blockwise, so that no n-length
+        # temporaries are made.
         total = 0.0
         for rows in kernel.block_slices(y.shape[0], 1):
-            if design.intercept_index is not None:
-                mu = np.full(rows.stop - rows.start, mean)
-            elif offset is None:
+            if offset is None:
                 mu = family.link.inverse(np.zeros(rows.stop - rows.start))
             else:
                 mu = family.link.inverse(offset[rows])
