@@ -37,10 +37,18 @@ def test_compiled_kernel_is_built() -> None:
 @pytest.mark.parametrize("m", [1, 7, 8, 9, 515, 2049, 4200])
 @pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("extra", [True, False])
-def test_compiled_gram_matches_blas(p: int, m: int, intercept: bool, extra: bool) -> None:
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_compiled_gram_matches_blas(
+    p: int, m: int, intercept: bool, extra: bool, order: str
+) -> None:
     rng = np.random.default_rng(p * 1000 + m)
-    # A row slice of a larger Fortran array: columns m + 9 apart, as the kernel's blocks are.
-    xb = np.asfortranarray(rng.normal(size=(m + 9, p)))[4 : 4 + m]
+    # A row slice of a larger array, as the kernel's blocks are: Fortran columns m + 9 apart,
+    # or C rows of a wider array (p + 3 apart).
+    if order == "F":
+        xb = np.asfortranarray(rng.normal(size=(m + 9, p)))[4 : 4 + m]
+    else:
+        xb = rng.normal(size=(m + 9, p + 3))[4 : 4 + m, 1 : 1 + p]
+    assert kernel._compiled_layout(xb)
     sw = rng.uniform(0.1, 2.0, size=m)
     c = rng.normal(size=m) if extra else None
     compiled, reference = _both_paths(xb, sw, c, intercept)
@@ -51,18 +59,23 @@ def test_compiled_gram_matches_blas(p: int, m: int, intercept: bool, extra: bool
 
 
 @pytest.mark.parametrize(
-    "layout", ["C", "reversed columns", "every other row", "F"], ids=lambda s: s.replace(" ", "-")
+    "layout",
+    ["F", "C", "reversed columns", "every other row", "every other column"],
+    ids=lambda s: s.replace(" ", "-"),
 )
 def test_layouts_the_compiled_kernel_cannot_read_use_blas(layout: str) -> None:
     rng = np.random.default_rng(5)
     base = rng.normal(size=(600, 6))
     xb = {
+        "F": np.asfortranarray(base),
         "C": base,
         "reversed columns": np.asfortranarray(base)[:, ::-1],
         "every other row": np.asfortranarray(base)[::2],
-        "F": np.asfortranarray(base),
+        "every other column": base[:, ::2],
     }[layout]
-    assert kernel._column_major(xb) == (layout == "F")
+    assert kernel._compiled_layout(xb) == (layout in ("F", "C"))
+    wide = np.zeros((10, kernel.ROW_MAJOR_MAX_COLS + 1))
+    assert not kernel._compiled_layout(wide) and kernel._compiled_layout(np.asfortranarray(wide))
     sw = rng.uniform(0.5, 1.5, size=xb.shape[0])
     c = rng.normal(size=xb.shape[0])
     compiled, reference = _both_paths(xb, sw, c, True)
@@ -72,14 +85,32 @@ def test_layouts_the_compiled_kernel_cannot_read_use_blas(layout: str) -> None:
 
 def test_compiled_kernel_rejects_what_it_cannot_read() -> None:
     wgram = kernel._compiled.wgram
-    x = np.ones((10, 3))  # C order
+    x = np.ones((10, 6))[:, ::2]  # neither layout: columns 16 bytes apart
     g = np.zeros((5, 5), order="F")
-    with pytest.raises(ValueError, match="A must be a column-major float64 block"):
+    with pytest.raises(ValueError, match="A must be a column-major or row-major float64 block"):
         wgram(x, np.ones(10), np.ones(10), g, True)
     x = np.asfortranarray(x)
     with pytest.raises(ValueError, match="w and u must be float64 vectors of A's length"):
         wgram(x, np.ones(9), np.ones(10), g, True)
     with pytest.raises(ValueError, match=r"G must be a Fortran-ordered float64 \(q, q\) array"):
         wgram(x, np.ones(10), None, g, True)  # q = 4 without the score column
-    with pytest.raises(ValueError, match="A must be a column-major float64 block"):
+    with pytest.raises(ValueError, match="A must be a 2-D float64 block"):
         wgram(x.astype(np.float32), np.ones(10), None, np.zeros((4, 4), order="F"), True)
+
+
+def test_compiled_kernel_reads_buffers_with_a_byte_order_prefix() -> None:
+    # Arrays rebuilt from bytes (Dask's distributed scheduler, ctypes) can say "<d", not "d".
+    import ctypes
+    import sys
+
+    rows = (ctypes.c_double * 3 * 10)()
+    assert memoryview(rows).format == ("<d" if sys.byteorder == "little" else ">d")
+    values = np.ctypeslib.as_array(rows)
+    values[:] = np.arange(30.0).reshape(10, 3)
+    g = np.zeros((4, 4), order="F")
+    kernel._compiled.wgram(rows, np.ones(10), None, g, True)
+    ones = np.column_stack([np.ones(10), values])
+    np.testing.assert_allclose(np.triu(g), np.triu(ones.T @ ones), rtol=RTOL)
+    swapped = np.asfortranarray(values).astype(values.dtype.newbyteorder())
+    with pytest.raises(ValueError, match="A must be a 2-D float64 block"):
+        kernel._compiled.wgram(swapped, np.ones(10), None, g, True)

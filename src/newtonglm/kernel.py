@@ -112,11 +112,23 @@ def _lower_triangle(d: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tril_indices(d, -1)
 
 
-def _column_major(xb: FloatArray) -> bool:
-    """Whether the compiled kernel can read ``xb``: unit row stride, columns apart by >= m."""
+#: Widest row-major (C-ordered) block the compiled kernel takes: it transposes such blocks in
+#: chunks first, which at 200,000 rows x 100 columns still beat BLAS (78 vs 88 ms per pass's
+#: Gram, one thread) but at 140 columns no longer did (152 vs 144 ms).
+ROW_MAJOR_MAX_COLS = 120
+
+
+def _compiled_layout(xb: FloatArray) -> bool:
+    """Whether the compiled kernel should take ``xb``: column-major, or narrow row-major.
+
+    (Column-major: unit row stride, columns at least m apart; row-major the other way round.
+    Reversed or every-other-row views are neither and take the BLAS path.)
+    """
     m, p = xb.shape
     s0, s1 = xb.strides
-    return p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m)))
+    if p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m))):
+        return True
+    return p <= ROW_MAJOR_MAX_COLS and s1 == 8 and (m <= 1 or (s0 % 8 == 0 and s0 >= 8 * p))
 
 
 class _Gram:
@@ -125,14 +137,15 @@ class _Gram:
     Two interchangeable paths fill the upper triangle of the same ``acc`` (Σ W, Σ W x, Xᵀ W X
     and, in the last column, Xᵀ √W c):
 
-    - compiled (``newtonglm._gram``, blocks with unit row stride, i.e. of a Fortran-ordered X):
-      4 x 4 tiles of the result in vector registers over 2048-row chunks of the block, W applied
-      on the fly — one read of the block, nothing written. 2-3x faster than the BLAS path below
-      at d = 20, level at d = 200.
-    - NumPy/BLAS (C-ordered X, or no compiler at install): the block is written once, scaled,
-      into a reused buffer laid out like the block as ``[√W | √W·X | c]`` and one ``syrk`` of it
-      yields every sum together. Blocks are sized so that the buffer stays in cache between the
-      scaling and the ``syrk``.
+    - compiled (``newtonglm._gram``; blocks of a Fortran-ordered X, or of a C-ordered X of at
+      most ``ROW_MAJOR_MAX_COLS`` columns, whose chunks it transposes first): 4 x 4 tiles of the
+      result in vector registers over 2048-row chunks of the block, W applied on the fly — one
+      read of the block, no scaled copy. 2x faster than the BLAS path below at d = 20 (22 vs 46
+      ms per 1,000,000 rows of a Fortran X, 32 vs 60 of a C X), 1.1x at d = 200.
+    - NumPy/BLAS (wide C-ordered X, other strides, or no compiler at install): the block is
+      written once, scaled, into a reused buffer laid out like the block as ``[√W | √W·X | c]``
+      and one ``syrk`` of it yields every sum together. Blocks are sized so that the buffer
+      stays in cache between the scaling and the ``syrk``.
     """
 
     def __init__(self, n_cols: int, intercept: bool, max_rows: int, extra: bool) -> None:
@@ -153,7 +166,7 @@ class _Gram:
         """Add ``[√W | √W·xb | c]`` of one block, where ``sw = √W``: accumulates Xᵀ √W c."""
         m, p = xb.shape
         q = self.q
-        if _compiled is not None and _column_major(xb):
+        if _compiled is not None and _compiled_layout(xb):
             u = None
             if self.extra:
                 assert c is not None
