@@ -210,7 +210,9 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
         goto done;
     }
-    Py_ssize_t m = a.shape[0], p = a.shape[1], s0 = a.strides[0], s1 = a.strides[1];
+    /* An exporter may leave strides NULL for a C-contiguous buffer (ctypes does). */
+    Py_ssize_t m = a.shape[0], p = a.shape[1];
+    Py_ssize_t s0 = a.strides ? a.strides[0] : 8 * p, s1 = a.strides ? a.strides[1] : 8;
     /* Column-major: unit row stride, columns apart by at least m; row-major the other way. */
     int col_major = p == 0 || ((m <= 1 || s0 == 8) && (p == 1 || (s1 % 8 == 0 && s1 >= 8 * m)));
     int row_major = (p <= 1 || s1 == 8) && (m <= 1 || (s0 % 8 == 0 && s0 >= 8 * p));
