@@ -1139,9 +1139,17 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         return np.asarray(encoded, dtype=np.float64)
 
     def _check_design(self, design: Design) -> None:
-        positive = design.weights > 0
-        for label, value in zip(self.classes_, (0.0, 1.0), strict=True):
-            if not (design.y[positive] == value).any():
+        y, w = design.y, design.weights
+        if y.size and float(w.min()) > 0.0:
+            # Every row counts (the usual case): y is 0/1 here, so its sum tells both classes
+            # apart without a masked copy of y.
+            ones = float(y.sum())
+            present = (ones < y.size, ones > 0.0)
+        else:
+            kept = y[w > 0]
+            present = (bool((kept == 0.0).any()), bool((kept == 1.0).any()))
+        for label, found in zip(self.classes_, present, strict=True):
+            if not found:
                 raise InvalidResponseError(
                     f"LogisticRegression needs both classes among rows with positive "
                     f"sample_weight; class {label!r} has none, so only one class is left."
