@@ -9,6 +9,7 @@ hands them to :func:`finalize` like every other input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,11 @@ from .exceptions import (
     MissingValueError,
     ShapeMismatchError,
 )
+from . import parallel
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
+
+#: Entries of X from which its row sums run with single-threaded BLAS (see nonfinite_rows).
+_SERIAL_BLAS_SIZE = 2**20
 
 __all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
 
@@ -91,7 +96,14 @@ def nonfinite_rows(values: FloatArray) -> BoolArray:
         # values overflow); only those candidate rows are checked element by element, so no
         # n × d temporary is made. The sums by BLAS (X @ 1): NumPy's sum along short rows of a
         # C-ordered X took 23 ms at 1,000,000 x 20, the product 5 ms in either order.
-        with np.errstate(over="ignore", invalid="ignore"):
+        # Large X: single-threaded BLAS (held to the end of the fit, as the kernel's threaded
+        # passes would set it anyway): OpenBLAS's threads left spinning after a threaded gemv
+        # slowed the fit's first passes by ~20 ms at 1,000,000 x 20.
+        big = values.size >= _SERIAL_BLAS_SIZE
+        with (
+            parallel.serial_blas() if big else nullcontext(),
+            np.errstate(over="ignore", invalid="ignore"),
+        ):
             sums = values @ np.ones(values.shape[1]) if values.shape[1] else np.zeros(len(values))
             candidates = np.flatnonzero(~np.isfinite(sums))
         bad = np.zeros(values.shape[0], dtype=bool)
