@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from . import parallel
 from ._typing import BoolArray, FloatArray
 from .exceptions import (
     EmptyDataError,
@@ -22,7 +23,6 @@ from .exceptions import (
     MissingValueError,
     ShapeMismatchError,
 )
-from . import parallel
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
 #: Entries of X from which its row sums run with single-threaded BLAS (see nonfinite_rows).
