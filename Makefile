@@ -1,5 +1,6 @@
 # Two commands set up a fresh machine: `make demo` and `make test`. Both create .venv on first
-# use and reinstall only when pyproject.toml or setup.py changed (the stamp file tracks that).
+# use and reinstall (which also compiles the C kernel) only when pyproject.toml, setup.py or
+# src/newtonglm/_gram.c changed (the stamp file tracks that).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py src/newtonglm/_gram.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,plot]"
@@ -29,4 +30,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info src/newtonglm/*.so .pytest_cache .mypy_cache .ruff_cache
