@@ -27,6 +27,7 @@ N_ROWS = 12_000
 @pytest.fixture(autouse=True)
 def small_subsample(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(start, "SAMPLE_ROWS", 1_000)
+    monkeypatch.setattr(start, "MAX_SAMPLE_ROWS", 2_000)
     monkeypatch.setattr(start, "MIN_ROWS_PER_SAMPLED", 10)
 
 
@@ -58,9 +59,12 @@ def assert_same_fit(model, ref) -> None:
 
 def test_subsample_rows_spread_over_the_data_and_only_for_large_data() -> None:
     assert start.subsample_rows(9_999, 5) is None
+    # A tenth of the rows, between SAMPLE_ROWS and MAX_SAMPLE_ROWS (patched: 1,000 and 2,000).
+    assert 1_000 <= start.subsample_rows(10_000, 5).sum() <= 1_000 + start.N_RUNS
+    assert 2_000 <= start.subsample_rows(30_000, 5).sum() <= 2_000 + start.N_RUNS
     mask = start.subsample_rows(N_ROWS, 5)
     assert mask is not None
-    assert 1_000 <= mask.sum() <= 1_000 + start.N_RUNS
+    assert 1_200 <= mask.sum() <= 1_200 + start.N_RUNS
     rows = np.flatnonzero(mask)
     assert rows[0] == 0 and rows[-1] == N_ROWS - 1  # first and last runs at the ends
     # Wide designs take 50 rows per coefficient.

@@ -27,10 +27,22 @@ from .objective import Evaluation, GLMObjective, solve_normal_equations
 from .solvers.base import StopRule
 from .solvers.newton import NewtonSolver
 
-__all__ = ["MIN_ROWS_PER_SAMPLED", "SAMPLE_ROWS", "subsample_rows", "subsample_start"]
+__all__ = [
+    "MAX_SAMPLE_ROWS",
+    "MIN_ROWS_PER_SAMPLED",
+    "SAMPLE_ROWS",
+    "subsample_rows",
+    "subsample_start",
+]
 
-#: Rows in the subsample (at least; 50 per coefficient for very wide designs).
+#: Rows in the subsample: a tenth of the data (``MIN_ROWS_PER_SAMPLED``), at least this many
+#: (and 50 per coefficient for very wide designs) and at most ``MAX_SAMPLE_ROWS``.
 SAMPLE_ROWS = 50_000
+#: Largest subsample. The start's error shrinks as 1/√m; the deviance change after two Newton
+#: steps from it, as 1/m², passes R's test at tol 1e-8 once m is of order 1e5 whatever n is.
+#: Measured at 1,000,000 x 20: Poisson 3 -> 2 iterations (200 -> 160 ms) with 100,000 rows
+#: instead of 50,000; logistic 2 iterations either way (158 vs 160-169 ms).
+MAX_SAMPLE_ROWS = 100_000
 #: The subsample is used only when the data have this many times its rows: below that its
 #: passes are too large a fraction of a full pass to pay off (measured: no gain at 200,000 x 200).
 MIN_ROWS_PER_SAMPLED = 10
@@ -47,6 +59,7 @@ def subsample_rows(n_rows: int, n_coef: int) -> np.ndarray | None:
     m = max(SAMPLE_ROWS, 50 * n_coef)
     if n_rows < MIN_ROWS_PER_SAMPLED * m:
         return None
+    m = max(m, min(MAX_SAMPLE_ROWS, n_rows // MIN_ROWS_PER_SAMPLED))
     run = -(-m // N_RUNS)
     starts = np.linspace(0, n_rows - run, N_RUNS).astype(np.int64)
     mask = np.zeros(n_rows, dtype=bool)
