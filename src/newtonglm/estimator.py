@@ -1010,8 +1010,9 @@ class GLM(RegressorMixin, _BaseGLM):
         Passes over X the fit made (start, evaluations, rank check).
     start_ : {"mustart", "subsample"}
         Where the solver started: R's first IRLS iteration from ``mustart`` (one pass over X),
-        or, with 500,000 rows or more in memory, an IRLS fit on a spread-out subsample of
-        50,000 rows (see :mod:`newtonglm.start`), whose passes are not counted in
+        or, with 500,000 rows or more in memory, an IRLS fit on a spread-out subsample of a
+        tenth of the rows, 50,000 to 100,000 (see :mod:`newtonglm.start`), whose passes are
+        not counted in
         ``n_passes_``. Either way the result is the full-data maximum-likelihood estimate.
     convergence_order_, convergence_rate_ : float
         Empirical order q = log(e_{k+1}/e_k) / log(e_k/e_{k-1}) and linear rate e_{k+1}/e_k
