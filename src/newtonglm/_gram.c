@@ -66,10 +66,10 @@ INLINE double hsum(v8d v)
 
 /* One chunk of r rows: A, w and u point at its first row. */
 INLINE void chunk(const double *A, Py_ssize_t lda, Py_ssize_t r, Py_ssize_t p,
-                  const double *w, const double *u, double *G, Py_ssize_t ldg, int o)
+                  const double *w, const double *u, double *G, Py_ssize_t ldg, double *S, int o)
 {
     Py_ssize_t r8 = r & ~(Py_ssize_t)7;
-    for (Py_ssize_t j = 0; j < p; j += 4) {
+    for (Py_ssize_t j = 0; G && j < p; j += 4) {
         int nj = p - j < 4 ? (int)(p - j) : 4;
         for (Py_ssize_t k = j; k < p; k += 4) {
             int nk = p - k < 4 ? (int)(p - k) : 4;
@@ -85,8 +85,13 @@ INLINE void chunk(const double *A, Py_ssize_t lda, Py_ssize_t r, Py_ssize_t p,
             }
         }
     }
-    /* The intercept's row (Σ w, Σ w a_j) and the score column (Σ u, Σ u a_j). */
-    Py_ssize_t e = o + p; /* index of the score column */
+    /* The intercept's row (Σ w, Σ w a_j) and the score (Σ u, Σ u a_j); G or S may be NULL. */
+    if (!G)
+        w = NULL;
+    if (!S)
+        u = NULL;
+    if (!w && !u)
+        return;
     for (Py_ssize_t j = -1; j < p; j++) {
         if (j < 0 && !o)
             continue;
@@ -94,12 +99,14 @@ INLINE void chunk(const double *A, Py_ssize_t lda, Py_ssize_t r, Py_ssize_t p,
         double tw = 0.0, tu = 0.0;
         if (j < 0) {
             for (Py_ssize_t i = 0; i < r8; i += 8) {
-                sw += load8(w + i);
+                if (w)
+                    sw += load8(w + i);
                 if (u)
                     su += load8(u + i);
             }
             for (Py_ssize_t i = r8; i < r; i++) {
-                tw += w[i];
+                if (w)
+                    tw += w[i];
                 if (u)
                     tu += u[i];
             }
@@ -107,21 +114,23 @@ INLINE void chunk(const double *A, Py_ssize_t lda, Py_ssize_t r, Py_ssize_t p,
             const double *a = A + j * lda;
             for (Py_ssize_t i = 0; i < r8; i += 8) {
                 v8d av = load8(a + i);
-                sw += av * load8(w + i);
+                if (w)
+                    sw += av * load8(w + i);
                 if (u)
                     su += av * load8(u + i);
             }
             for (Py_ssize_t i = r8; i < r; i++) {
-                tw += a[i] * w[i];
+                if (w)
+                    tw += a[i] * w[i];
                 if (u)
                     tu += a[i] * u[i];
             }
         }
         Py_ssize_t col = o + j; /* the intercept is column 0 when o == 1 and j == -1 */
-        if (o)
+        if (o && w)
             G[col * ldg] += hsum(sw) + tw;
         if (u)
-            G[e * ldg + col] += hsum(su) + tu;
+            S[col] += hsum(su) + tu;
     }
 }
 
@@ -129,11 +138,11 @@ INLINE void chunk(const double *A, Py_ssize_t lda, Py_ssize_t r, Py_ssize_t p,
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void wgram(const double *A, Py_ssize_t lda, Py_ssize_t m, Py_ssize_t p, const double *w,
-                  const double *u, double *G, Py_ssize_t ldg, int intercept)
+                  const double *u, double *G, Py_ssize_t ldg, double *S, int intercept)
 {
     for (Py_ssize_t s = 0; s < m; s += CHUNK) {
         Py_ssize_t r = m - s < CHUNK ? m - s : CHUNK;
-        chunk(A + s, lda, r, p, w + s, u ? u + s : NULL, G, ldg, intercept);
+        chunk(A + s, lda, r, p, w + s, u ? u + s : NULL, G, ldg, S, intercept);
     }
 }
 
@@ -157,7 +166,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void wgram_rows(const double *A, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t p,
                        const double *w, const double *u, double *G, Py_ssize_t ldg,
-                       int intercept, double *T)
+                       double *S, int intercept, double *T)
 {
     Py_ssize_t ct = transposed_rows(p);
     /* Columns of T 8 doubles further apart than its rows: a power-of-two stride would map
@@ -170,7 +179,310 @@ static void wgram_rows(const double *A, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t 
             for (Py_ssize_t j = 0; j < p; j++)
                 T[j * ldt + i] = row[j];
         }
-        chunk(T, ldt, r, p, w + s, u ? u + s : NULL, G, ldg, intercept);
+        chunk(T, ldt, r, p, w + s, u ? u + s : NULL, G, ldg, S, intercept);
+    }
+}
+
+/* ---- The fused GLM pass: eta, the mean, the working weights, the deviance and the Gram ----
+
+   glm_pass computes, chunk by chunk, eta = b0 + offset + A beta, then per row the mean, the
+   working weight W = w V(mu) mu'^2 / V^2 ... (= w V for the canonical links here), the score
+   weight U = w (y - mu), the deviance and Pearson's chi^2, and adds the chunk's Gram and score
+   while the chunk is still in cache: one read of X per Newton iteration and no n-length
+   temporaries. glm_rows is the per-row part alone, for blocks that glm_pass cannot read (a
+   wide row-major block goes to BLAS; a sparse design). Only the canonical pairs below are
+   here; every other family/link keeps newtonglm.kernel's NumPy path. The arithmetic follows
+   newtonglm.families row for row: the same clipping of the mean (R's), the same edge rules,
+   the deviance in the forms that stay exact where the mean reaches its clip bounds. */
+
+#include <math.h>
+
+enum { BINOMIAL_LOGIT = 0, POISSON_LOG = 1, GAUSSIAN_IDENTITY = 2, N_FAMILIES = 3 };
+
+#define MU_EPS 2.220446049250313e-16        /* float64 eps: R's clip of the binomial mean */
+#define MU_TINY 4.9406564584124654e-324     /* smallest subnormal, Poisson's ratio floor */
+#define MAX_EXP 709.0                       /* the log link's cap on eta */
+
+typedef long long v8l __attribute__((vector_size(64), aligned(8)));
+
+INLINE v8d sel(v8l m, v8d a, v8d b) { return (v8d)((m & (v8l)a) | (~m & (v8l)b)); }
+INLINE v8d vabs(v8d x) { return (v8d)((v8l)x & 0x7fffffffffffffffLL); }
+INLINE int any(v8l m)
+{
+    long long o = 0;
+    for (int l = 0; l < 8; l++)
+        o |= m[l];
+    return o != 0;
+}
+
+/* e^x for x in [-746, 709] (the callers clamp; NaN stays NaN): x = k ln 2 + r, |r| <= ln2 / 2,
+   e^r by its Taylor polynomial of degree 13 (truncation < 5e-18), 2^k by the exponent bits
+   (in two factors, so that subnormal results come out right and below e^-745 is 0). Within
+   2 ulp of the correctly rounded value (tested against NumPy). */
+INLINE v8d vexp(v8d x)
+{
+    const double shift = 6755399441055744.0; /* 0x1.8p52: adding it rounds to an integer */
+    v8d kd = x * 1.4426950408889634 + shift;
+    v8l k = (v8l)kd - 0x4338000000000000LL; /* the integer in the low bits of kd */
+    kd -= shift;
+    v8d r = (x - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
+    v8d q = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+    q = q * r + 1.0 / 39916800.0;
+    q = q * r + 1.0 / 3628800.0;
+    q = q * r + 1.0 / 362880.0;
+    q = q * r + 1.0 / 40320.0;
+    q = q * r + 1.0 / 5040.0;
+    q = q * r + 1.0 / 720.0;
+    q = q * r + 1.0 / 120.0;
+    q = q * r + 1.0 / 24.0;
+    q = q * r + 1.0 / 6.0;
+    q = q * r + 0.5;
+    q = q * r + 1.0;
+    q = q * r + 1.0;
+    v8l k1 = k >> 1; /* 2^k as 2^k1 2^(k - k1): both normal for k in [-1076, 1023] */
+    return q * (v8d)((k1 + 1023) << 52) * (v8d)((k - k1 + 1023) << 52);
+}
+
+/* log x for positive normal x, +inf and NaN passed through: fdlibm's e_log.c, lane-wise
+   (x = 2^k m, m in [sqrt(1/2), sqrt(2)), log m from s = f / (2 + f), f = m - 1); < 1 ulp. */
+INLINE v8d vlog(v8d x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
+                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
+                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
+                 Lg7 = 1.479819860511658591e-01;
+    v8l xi = (v8l)x;
+    v8l k = ((xi >> 52) & 0x7ff) - 1023;
+    v8d m = (v8d)((xi & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);
+    v8l big = m > 1.4142135623730951;
+    m = sel(big, m * 0.5, m);
+    k -= big; /* big is -1 where true */
+    v8d f = m - 1.0, dk = __builtin_convertvector(k, v8d);
+    v8d s = f / (2.0 + f), z = s * s, w = z * z;
+    v8d t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
+    v8d t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
+    v8d hfsq = 0.5 * f * f;
+    v8d res = dk * ln2_hi - ((hfsq - (s * (hfsq + t2 + t1) + dk * ln2_lo)) - f);
+    return sel(x < __builtin_inf(), res, x);
+}
+
+/* Lane-wise Neumaier sums: s + c holds each lane's total to about one rounding, so the
+   deviance of a pass hardly depends on how its rows were split into blocks and chunks (a
+   quasi-Newton line search works in the last digits of the deviance, and a Dask fit's chunks
+   are not the in-memory blocks). */
+typedef struct {
+    v8d dev, dev_c, pear, pear_c;
+    v8l boundary;
+} sums_t;
+
+INLINE void vadd_compensated(v8d *s, v8d *c, v8d x)
+{
+    v8d t = *s + x;
+    *c += sel(vabs(*s) >= vabs(x), (*s - t) + x, (x - t) + *s);
+    *s = t;
+}
+
+INLINE double xlogy(double x, double y) { return x == 0.0 ? 0.0 : x * log(y); }
+
+/* Binomial unit deviance of a proportion y (not 0 or 1): the ratio form, exactly 0 at y == mu;
+   where mu sits at a clip bound, the form in eta: y log y + y softplus(-eta) + ... with
+   softplus(+-eta) = max(+-eta, 0) + lp, lp = log1p(exp(-|eta|)). */
+static double binomial_fraction(double y, double mu, double e, double lp)
+{
+    double ym = 1.0 - y, d;
+    if (mu <= MU_EPS || mu >= 1.0 - MU_EPS)
+        d = 2.0 * (xlogy(y, y) + y * (lp + (e < 0.0 ? -e : 0.0)) + xlogy(ym, ym) +
+                   ym * (lp + (e > 0.0 ? e : 0.0)));
+    else
+        d = 2.0 * (xlogy(y, y / mu) + xlogy(ym, ym / (1.0 - mu)));
+    d = d < 0.0 ? 0.0 : d;
+    return y == mu ? 0.0 : d;
+}
+
+/* Eight rows: W, U and the sums, from eta. Every row goes through these same lane-wise
+   operations (a block's last rows too, padded), so a row's numbers never depend on where
+   the blocks start. ``mixed``: a binomial y may hold proportions (not only 0 and 1). */
+INLINE void rows8(int fam, int mixed, v8d e, v8d y, v8d w, double *W, double *U, sums_t *a)
+{
+    v8d mu, v, d;
+    v8l edge = {0};
+    switch (fam) {
+    case BINOMIAL_LOGIT: {
+        /* mu = 1 / (1 + e^-eta) from t = e^-|eta| (t / (1 + t) for eta < 0: no overflow). */
+        v8d na = -vabs(e);
+        v8d t = vexp(sel(na < -746.0, (v8d){0} - 746.0, na));
+        v8d u = 1.0 + t, inv = 1.0 / u;
+        v8d raw = sel(e >= 0.0, inv, t * inv);
+        mu = sel(raw < MU_EPS, (v8d){0} + MU_EPS, raw);
+        mu = sel(mu > 1.0 - MU_EPS, (v8d){0} + (1.0 - MU_EPS), mu);
+        edge = mu != raw;
+        /* lp = log1p(t): log u corrected for the rounding of u = 1 + t */
+        v8d lp = vlog(u) - ((u - 1.0) - t) * inv;
+        /* y = 1: -2 log mu = 2 softplus(-eta); y = 0: -2 log(1 - mu) = 2 softplus(eta) */
+        v8d se = (1.0 - 2.0 * y) * e;
+        d = 2.0 * (lp + sel(se > 0.0, se, (v8d){0}));
+        if (mixed) {
+            v8l frac = (y != 0.0) & (y != 1.0);
+            if (any(frac))
+                for (int l = 0; l < 8; l++)
+                    if (frac[l])
+                        d[l] = binomial_fraction(y[l], mu[l], e[l], lp[l]);
+        }
+        v = mu * (1.0 - mu);
+        break;
+    }
+    case POISSON_LOG: {
+        v8d ec = sel(e > MAX_EXP, (v8d){0} + MAX_EXP, e);
+        v8d raw = vexp(sel(ec < -746.0, (v8d){0} - 746.0, ec));
+        mu = sel(raw < MU_EPS, (v8d){0} + MU_EPS, raw);
+        edge = mu != raw;
+        /* 2 [y log(y / mu) - (y - mu)]; the ratio floored at the smallest normal number */
+        v8d q = y / mu;
+        q = sel(q < __DBL_MIN__, (v8d){0} + __DBL_MIN__, q);
+        d = 2.0 * ((vlog(q) * y - y) + mu);
+        d = sel(d < 0.0, (v8d){0}, d);
+        d = sel(y == 0.0, 2.0 * mu, d);
+        v = mu;
+        break;
+    }
+    default: /* GAUSSIAN_IDENTITY */
+        mu = e;
+        d = (y - mu) * (y - mu);
+        v = (v8d){0} + 1.0;
+        break;
+    }
+    v8d res = y - mu, wv = w * v, wr = w * res;
+    memcpy(W, &wv, sizeof wv);
+    memcpy(U, &wr, sizeof wr);
+    a->boundary -= edge & (w > 0.0);
+    vadd_compensated(&a->dev, &a->dev_c, w * d);
+    vadd_compensated(&a->pear, &a->pear_c, w * res * (res / v)); /* res² alone may overflow */
+}
+
+/* Whether a binomial chunk's y holds anything but 0 and 1 (proportions take a slower path). */
+INLINE int has_fraction(const double *y, Py_ssize_t r)
+{
+    int f = 0;
+    for (Py_ssize_t i = 0; i < r; i++)
+        f |= (y[i] != 0.0) & (y[i] != 1.0);
+    return f;
+}
+
+/* Per row of a chunk: W, U and the sums, from eta. w may be NULL (unit weights). Four groups
+   of eight rows per step: their long dependency chains (exp, divisions, log) overlap. */
+INLINE void glm_rows(int fam, const double *eta, const double *y, const double *w,
+                     Py_ssize_t r, double *W, double *U, sums_t *a)
+{
+    int mixed = fam == BINOMIAL_LOGIT && has_fraction(y, r);
+    Py_ssize_t r8 = r & ~(Py_ssize_t)7, r32 = r & ~(Py_ssize_t)31, i = 0;
+    v8d one = (v8d){0} + 1.0;
+#define ROWS8(k)                                                                             \
+    rows8(fam, mixed, load8(eta + i + (k)), load8(y + i + (k)), w ? load8(w + i + (k)) : one, \
+          W + i + (k), U + i + (k), a)
+    for (; i < r32; i += 32) {
+        ROWS8(0);
+        ROWS8(8);
+        ROWS8(16);
+        ROWS8(24);
+    }
+    for (; i < r8; i += 8)
+        ROWS8(0);
+#undef ROWS8
+    if (r8 < r) { /* the last rows, padded with rows of weight 0 */
+        double e8[8] = {0}, y8[8] = {0}, w8[8] = {0}, W8[8], U8[8];
+        for (Py_ssize_t i = r8; i < r; i++) {
+            e8[i - r8] = eta[i];
+            y8[i - r8] = y[i];
+            w8[i - r8] = w ? w[i] : 1.0;
+        }
+        rows8(fam, mixed, load8(e8), load8(y8), load8(w8), W8, U8, a);
+        for (Py_ssize_t i = r8; i < r; i++) {
+            W[i] = W8[i - r8];
+            U[i] = U8[i - r8];
+        }
+    }
+}
+
+static void add_compensated(double *s, double *c, double x)
+{
+    double t = *s + x;
+    *c += fabs(*s) >= fabs(x) ? (*s - t) + x : (x - t) + *s;
+    *s = t;
+}
+
+/* The lanes' totals as one compensated pair each, and the boundary count. */
+static PyObject *sums_result(const sums_t *a)
+{
+    double ds = 0.0, dc = 0.0, ps = 0.0, pc = 0.0;
+    long long nb = 0;
+    for (int l = 0; l < 8; l++) {
+        /* a lane that overflowed (or met a NaN) has a NaN compensation: the sum alone counts */
+        add_compensated(&ds, &dc, a->dev[l]);
+        add_compensated(&ds, &dc, isfinite(a->dev[l]) ? a->dev_c[l] : 0.0);
+        add_compensated(&ps, &pc, a->pear[l]);
+        add_compensated(&ps, &pc, isfinite(a->pear[l]) ? a->pear_c[l] : 0.0);
+        nb += a->boundary[l];
+    }
+    if (!isfinite(ds))
+        dc = 0.0;
+    if (!isfinite(ps))
+        pc = 0.0;
+    return Py_BuildValue("ddddL", ds, dc, ps, pc, nb);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void glm_rows_block(int fam, const double *eta, const double *y, const double *w,
+                           Py_ssize_t m, double *W, double *U, sums_t *s)
+{
+    glm_rows(fam, eta, y, w, m, W, U, s);
+}
+
+/* The fused pass over one block. A is column-major (ld = distance between columns) or
+   row-major (ld = distance between rows; each chunk is transposed into T first). scratch
+   holds 3 CHUNK doubles (eta, W, U of a chunk). G (Gram, upper triangle, leading dimension
+   ldg) and S (score) may each be NULL; wout, if given, receives W of every row. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m, Py_ssize_t p,
+                     const double *beta, double b0, const double *off, const double *y,
+                     const double *w, int fam, double *G, Py_ssize_t ldg, double *S, int o,
+                     double *wout, sums_t *sums, double *scratch, double *T)
+{
+    double *eta = scratch, *W = scratch + CHUNK, *U = scratch + 2 * CHUNK;
+    Py_ssize_t step = col_major ? CHUNK : transposed_rows(p);
+    Py_ssize_t ldt = step + 8; /* see wgram_rows */
+    for (Py_ssize_t s = 0; s < m; s += step) {
+        Py_ssize_t r = m - s < step ? m - s : step;
+        const double *C;
+        Py_ssize_t ldc;
+        if (col_major) {
+            C = A + s;
+            ldc = ld;
+        } else {
+            for (Py_ssize_t i = 0; i < r; i++) {
+                const double *row = A + (s + i) * ld;
+                for (Py_ssize_t j = 0; j < p; j++)
+                    T[j * ldt + i] = row[j];
+            }
+            C = T;
+            ldc = ldt;
+        }
+        for (Py_ssize_t i = 0; i < r; i++)
+            eta[i] = off ? b0 + off[s + i] : b0;
+        for (Py_ssize_t j = 0; j < p; j++) {
+            double bj = beta[j];
+            const double *c = C + j * ldc;
+            for (Py_ssize_t i = 0; i < r; i++)
+                eta[i] += bj * c[i];
+        }
+        glm_rows(fam, eta, y + s, w ? w + s : NULL, r, W, U, sums);
+        if (wout)
+            memcpy(wout + s, W, (size_t)r * sizeof(double));
+        chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o);
     }
 }
 
@@ -241,7 +553,7 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
         if (col_major) {
             Py_ssize_t lda = p > 1 ? s1 / 8 : m;
             Py_BEGIN_ALLOW_THREADS
-            wgram(ap, lda, m, p, wp, up, gp, q, intercept);
+            wgram(ap, lda, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL, intercept);
             Py_END_ALLOW_THREADS
         } else {
             Py_ssize_t ld = m > 1 ? s0 / 8 : p;
@@ -251,7 +563,7 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
                 goto done;
             }
             Py_BEGIN_ALLOW_THREADS
-            wgram_rows(ap, ld, m, p, wp, up, gp, q, intercept, T);
+            wgram_rows(ap, ld, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL, intercept, T);
             Py_END_ALLOW_THREADS
             PyMem_RawFree(T);
         }
@@ -270,11 +582,172 @@ done:
     return result;
 }
 
+/* A float64 vector of length m (C-contiguous), or None when allowed. */
+static int get_vector(PyObject *obj, Py_buffer *b, Py_ssize_t m, int writable, int optional,
+                      const char *name)
+{
+    if (obj == Py_None) {
+        if (optional)
+            return 0;
+        PyErr_Format(PyExc_ValueError, "%s must not be None", name);
+        return -1;
+    }
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, b, flags) < 0)
+        return -1;
+    if (b->ndim != 1 || !is_float64(b) || b->shape[0] != m) {
+        PyErr_Format(PyExc_ValueError, "%s must be a contiguous float64 vector of length %zd",
+                     name, m);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Py_buffer *b)
+{
+    if (b->obj)
+        PyBuffer_Release(b);
+}
+
+static int check_family(int fam)
+{
+    if (fam < 0 || fam >= N_FAMILIES) {
+        PyErr_Format(PyExc_ValueError, "unknown family code %d", fam);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_glm_rows(PyObject *self, PyObject *args)
+{
+    PyObject *eta_obj, *y_obj, *w_obj, *W_obj, *U_obj;
+    int fam;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOiOO", &eta_obj, &y_obj, &w_obj, &fam, &W_obj, &U_obj))
+        return NULL;
+    if (check_family(fam) < 0)
+        return NULL;
+    Py_buffer eta = {0}, y = {0}, w = {0}, W = {0}, U = {0};
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(eta_obj, &eta, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (eta.ndim != 1 || !is_float64(&eta)) {
+        PyErr_SetString(PyExc_ValueError, "eta must be a contiguous float64 vector");
+        goto done;
+    }
+    Py_ssize_t m = eta.shape[0];
+    if (get_vector(y_obj, &y, m, 0, 0, "y") < 0 || get_vector(w_obj, &w, m, 0, 1, "w") < 0 ||
+        get_vector(W_obj, &W, m, 1, 0, "W") < 0 || get_vector(U_obj, &U, m, 1, 0, "U") < 0)
+        goto done;
+    sums_t s;
+    memset(&s, 0, sizeof s);
+    Py_BEGIN_ALLOW_THREADS
+    glm_rows_block(fam, eta.buf, y.buf, w.obj ? w.buf : NULL, m, W.buf, U.buf, &s);
+    Py_END_ALLOW_THREADS
+    result = sums_result(&s);
+done:
+    release(&eta);
+    release(&y);
+    release(&w);
+    release(&W);
+    release(&U);
+    return result;
+}
+
+static PyObject *py_glm_pass(PyObject *self, PyObject *args)
+{
+    PyObject *a_obj, *coef_obj, *off_obj, *y_obj, *w_obj, *g_obj, *s_obj, *wout_obj;
+    int intercept, fam;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOpOOOiOOO", &a_obj, &coef_obj, &intercept, &off_obj, &y_obj,
+                          &w_obj, &fam, &g_obj, &s_obj, &wout_obj))
+        return NULL;
+    if (check_family(fam) < 0)
+        return NULL;
+    Py_buffer a = {0}, coef = {0}, off = {0}, y = {0}, w = {0}, g = {0}, sv = {0}, wout = {0};
+    PyObject *result = NULL;
+    double *scratch = NULL;
+    if (PyObject_GetBuffer(a_obj, &a, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (a.ndim != 2 || !is_float64(&a)) {
+        PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
+        goto done;
+    }
+    Py_ssize_t m = a.shape[0], p = a.shape[1], d = p + (intercept ? 1 : 0);
+    Py_ssize_t s0 = a.strides ? a.strides[0] : 8 * p, s1 = a.strides ? a.strides[1] : 8;
+    int col_major = p == 0 || ((m <= 1 || s0 == 8) && (p == 1 || (s1 % 8 == 0 && s1 >= 8 * m)));
+    int row_major = (p <= 1 || s1 == 8) && (m <= 1 || (s0 % 8 == 0 && s0 >= 8 * p));
+    if (!col_major && !row_major) {
+        PyErr_SetString(PyExc_ValueError,
+                        "A must be a column-major or row-major float64 block (unit stride "
+                        "along its columns or its rows)");
+        goto done;
+    }
+    if (get_vector(coef_obj, &coef, d, 0, 0, "coef") < 0 ||
+        get_vector(off_obj, &off, m, 0, 1, "offset") < 0 ||
+        get_vector(y_obj, &y, m, 0, 0, "y") < 0 || get_vector(w_obj, &w, m, 0, 1, "w") < 0 ||
+        get_vector(s_obj, &sv, d, 1, 1, "S") < 0 ||
+        get_vector(wout_obj, &wout, m, 1, 1, "wout") < 0)
+        goto done;
+    Py_ssize_t ldg = 0;
+    if (g_obj != Py_None) {
+        if (PyObject_GetBuffer(g_obj, &g, PyBUF_F_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+            goto done;
+        if (g.ndim != 2 || !is_float64(&g) || g.shape[0] != g.shape[1] || g.shape[0] < d) {
+            PyErr_SetString(PyExc_ValueError,
+                            "G must be a Fortran-ordered float64 (q, q) array, q >= len(coef)");
+            goto done;
+        }
+        ldg = g.shape[0];
+    }
+    {
+        Py_ssize_t ct = col_major ? 0 : transposed_rows(p);
+        size_t n_scratch = 3 * (size_t)CHUNK + (col_major ? 0 : (size_t)((ct + 8) * p));
+        scratch = PyMem_RawMalloc(n_scratch * sizeof(double));
+        if (scratch == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        const double *cp = coef.buf;
+        Py_ssize_t ld = col_major ? (p > 1 ? s1 / 8 : m) : (m > 1 ? s0 / 8 : p);
+        sums_t s;
+        memset(&s, 0, sizeof s);
+        Py_BEGIN_ALLOW_THREADS
+        glm_pass(a.buf, ld, col_major, m, p, cp + (intercept ? 1 : 0), intercept ? cp[0] : 0.0,
+                 off.obj ? off.buf : NULL, y.buf, w.obj ? w.buf : NULL, fam,
+                 g.obj ? g.buf : NULL, ldg, sv.obj ? sv.buf : NULL, intercept,
+                 wout.obj ? wout.buf : NULL, &s, scratch, scratch + 3 * CHUNK);
+        Py_END_ALLOW_THREADS
+        result = sums_result(&s);
+    }
+done:
+    PyMem_RawFree(scratch);
+    release(&a);
+    release(&coef);
+    release(&off);
+    release(&y);
+    release(&w);
+    release(&g);
+    release(&sv);
+    release(&wout);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"wgram", py_wgram, METH_VARARGS,
      "wgram(A, w, u, G, intercept): add the upper triangle of [1|A]ᵀ diag(w) [1|A] and, if u "
      "is not None, Σ u [1|A] as G's last column, to the Fortran-ordered G. A is a column-major "
      "or row-major float64 block; the GIL is released during the computation."},
+    {"glm_rows", py_glm_rows, METH_VARARGS,
+     "glm_rows(eta, y, w, family, W, U) -> (deviance, deviance_c, pearson, pearson_c, "
+     "boundary): the per-row part of "
+     "a pass for a canonical family code (0 binomial-logit, 1 Poisson-log, 2 Gaussian-identity): "
+     "writes the working weights W and score weights U; w may be None (unit weights). Each sum "
+     "comes as a compensated pair (sum, compensation)."},
+    {"glm_pass", py_glm_pass, METH_VARARGS,
+     "glm_pass(A, coef, intercept, offset, y, w, family, G, S, wout) -> (deviance, deviance_c, "
+     "pearson, pearson_c, boundary): one fused pass over the block A at coef: adds the Gram's upper triangle to G "
+     "and the score to S (either may be None); wout, if given, receives W."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,4 @@
-"""Type stub of the compiled Gram kernel (src/newtonglm/_gram.c)."""
+"""Type stub of the compiled kernel (src/newtonglm/_gram.c): the Gram and the fused GLM pass."""
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,3 +11,25 @@ def wgram(
     intercept: bool,
     /,
 ) -> None: ...
+def glm_rows(
+    eta: NDArray[np.float64],
+    y: NDArray[np.float64],
+    w: NDArray[np.float64] | None,
+    family: int,
+    W: NDArray[np.float64],
+    U: NDArray[np.float64],
+    /,
+) -> tuple[float, float, float, float, int]: ...
+def glm_pass(
+    A: NDArray[np.float64],
+    coef: NDArray[np.float64],
+    intercept: bool,
+    offset: NDArray[np.float64] | None,
+    y: NDArray[np.float64],
+    w: NDArray[np.float64] | None,
+    family: int,
+    G: NDArray[np.float64] | None,
+    S: NDArray[np.float64] | None,
+    wout: NDArray[np.float64] | None,
+    /,
+) -> tuple[float, float, float, float, int]: ...

@@ -19,6 +19,7 @@ chunk and adds the accumulators with :meth:`Accumulator.merge`.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from scipy.linalg import lapack
 
 from . import parallel
 from ._typing import FloatArray
-from .families import Family
+from .families import Binomial, Family, Gaussian, Poisson
+from .links import IdentityLink, LogitLink, LogLink
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
 _compiled: ModuleType | None
@@ -160,9 +162,8 @@ class _Gram:
         # Rows of the largest block: the BLAS path scales a block into the thread's buffer
         # (_scratch), taken per call, so an accumulator holds no buffer of its own.
         self.max_rows = max(max_rows, 1)
-        # Score-only passes (no Fisher information) use a gemv instead of the syrk.
-        self.vx = np.zeros(n_cols)
-        self.v1 = 0.0
+        # Score-only passes (no Fisher information): Xᵀ v, intercept first, without the Gram.
+        self.sv = np.zeros(n_cols + int(intercept))
 
     def add(self, xb: FloatArray, sw: FloatArray, c: FloatArray | None = None) -> None:
         """Add ``[√W | √W·xb | c]`` of one block, where ``sw = √W``: accumulates Xᵀ √W c."""
@@ -191,17 +192,39 @@ class _Gram:
         # threads, which would undo the row-block threads of ``parallel``.
         self.acc += scaled.T @ scaled
 
+    def add_wu(self, xb: FloatArray, w: FloatArray, u: FloatArray | None = None) -> None:
+        """Add ``[1 | xb]ᵀ diag(w) [1 | xb]`` and Σ u [1 | xb] (when given) of one block.
+
+        The form the compiled per-row kernel produces (W and U = √W c); the BLAS path takes
+        √W and c = U / √W (0 where W is 0, rows of zero weight).
+        """
+        if _compiled is not None and _compiled_layout(xb):
+            _compiled.wgram(xb, w, u if self.extra else None, self.acc, self.intercept)
+            return
+        sw = np.sqrt(w)
+        c = None
+        if u is not None:
+            c = np.zeros_like(u)
+            np.divide(u, sw, out=c, where=sw > 0.0)
+        self.add(xb, sw, c)
+
     def add_vec(self, xb: FloatArray, v: FloatArray) -> None:
         """Add Xᵀ v of one block (score-only passes)."""
+        j0 = int(self.intercept)
         if xb.shape[1]:
-            self.vx += v @ xb
+            self.sv[j0:] += v @ xb
         if self.intercept:
-            self.v1 += float(v.sum())
+            self.sv[0] += float(v.sum())
+
+    def score_out(self) -> FloatArray:
+        """Where the compiled pass adds the score: the extra column, or the score-only vector."""
+        if self.extra:
+            return self.acc[: self.q - 1, self.q - 1]
+        return self.sv
 
     def merge(self, other: _Gram) -> None:
         self.acc += other.acc
-        self.vx += other.vx
-        self.v1 += other.v1
+        self.sv += other.sv
 
     def gram(self) -> FloatArray:
         """Xᵀ W X, intercept first."""
@@ -215,9 +238,33 @@ class _Gram:
         """Xᵀ √W c (from the extra column) when it was accumulated, else Σ Xᵀ v."""
         if self.extra:
             return np.array(self.acc[: self.q - 1, self.q - 1])
-        if not self.intercept:
-            return self.vx.copy()
-        return np.concatenate([[self.v1], self.vx])
+        return self.sv.copy()
+
+
+def _fused_code(family: Family) -> int | None:
+    """The compiled per-row kernel's code for ``family`` (its canonical pairs), else None."""
+    if _compiled is None:
+        return None
+    link = family.link
+    if isinstance(family, Binomial) and isinstance(link, LogitLink):
+        return 0
+    if isinstance(family, Poisson) and isinstance(link, LogLink):
+        return 1
+    if isinstance(family, Gaussian) and isinstance(link, IdentityLink):
+        return 2
+    return None
+
+
+def _total(parts: list[float]) -> float:
+    """The sum of ``parts``, correctly rounded (plain sum where it overflows or meets ∞ - ∞)."""
+    try:
+        return math.fsum(parts)
+    except (OverflowError, ValueError):
+        return float(sum(parts))
+
+
+def _f64(a: FloatArray) -> FloatArray:
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 class Accumulator:
@@ -264,9 +311,16 @@ class Accumulator:
             if (score or fisher)
             else None
         )
-        self.deviance = 0.0
-        self.pearson = 0.0
+        # Summands of the deviance and Pearson's χ² (per block, or the compiled kernel's
+        # compensated pairs), added exactly at the end (``_total``): the result then hardly
+        # depends on how the rows were split into blocks or Dask chunks, which matters where a
+        # quasi-Newton line search compares deviances in their last digits.
+        self.deviance_parts: list[float] = []
+        self.pearson_parts: list[float] = []
         self.n_boundary = 0
+        # The compiled per-row kernel (canonical binomial, Poisson and Gaussian), or None: the
+        # NumPy path below.
+        self.fused = _fused_code(family)
 
     def add_block(
         self,
@@ -280,8 +334,12 @@ class Accumulator:
     ) -> None:
         """Add one block of rows (raw data ``xb``; ``keep_weights`` receives W if given).
 
-        ``sqrt_wb``, √w of the block, may be passed to save recomputing it every pass.
+        ``sqrt_wb``, √w of the block, may be passed to save recomputing it every pass (NumPy
+        path only).
         """
+        if self.fused is not None:
+            self._add_block_compiled(xb, yb, wb, ob, keep_weights)
+            return
         family, link, coef = self.family, self.family.link, self.coef
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
             if self.intercept:
@@ -297,7 +355,7 @@ class Accumulator:
             at_edge = mu != mu_raw
             self.n_boundary += int(np.count_nonzero(at_edge if unit else at_edge & (wb > 0)))
             dev = family.unit_deviance(yb, mu, eta)
-            self.deviance += float(dev.sum() if unit else wb @ dev)
+            self.deviance_parts.append(float(dev.sum() if unit else wb @ dev))
             # c = √w (y - mu) / √V: Pearson's χ² is c·c, and the score is Xᵀ √W c below.
             sqrt_v = np.sqrt(family.variance(mu))
             sqrt_w = None if unit else (np.sqrt(wb) if sqrt_wb is None else sqrt_wb)
@@ -305,7 +363,7 @@ class Accumulator:
             if sqrt_w is not None:
                 c *= sqrt_w
             c /= sqrt_v
-            self.pearson += float(c @ c)
+            self.pearson_parts.append(float(c @ c))
             if self.gram is None and keep_weights is None:
                 return
             # √W with W = w mu'² / V (every link is increasing, so mu' >= 0).
@@ -327,10 +385,67 @@ class Accumulator:
             else:
                 self.gram.add_vec(xb, sw * c)
 
+    def _add_block_compiled(
+        self,
+        xb: FloatArray,
+        yb: FloatArray,
+        wb: FloatArray,
+        ob: FloatArray | None,
+        keep_weights: FloatArray | None,
+    ) -> None:
+        """``add_block`` by the compiled kernel: the same sums, fewer passes over the block.
+
+        A block the fused pass can read (any Gram of a plain dense block, or none) takes
+        ``glm_pass``: eta, the per-row part and the Gram chunk by chunk, one read of the block.
+        Otherwise eta comes from BLAS (or the sparse product) and ``glm_rows`` gives W and U for
+        the Gram's other paths.
+        """
+        assert _compiled is not None and self.fused is not None
+        gram, coef = self.gram, self.coef
+        w = None if self.unit_weights else _f64(wb)
+        yb = _f64(yb)
+        ob = None if ob is None else _f64(ob)
+        if (
+            (gram is None or type(gram) is _Gram)
+            and isinstance(xb, np.ndarray)
+            and xb.dtype == np.float64
+            and _compiled_layout(xb)
+        ):
+            g = s = None
+            if gram is not None:
+                g = gram.acc if self.want_fisher else None
+                s = gram.score_out() if self.want_score else None
+            dev, dev_c, pearson, pearson_c, nb = _compiled.glm_pass(
+                xb, coef, self.intercept, ob, yb, w, self.fused, g, s, keep_weights
+            )
+        else:
+            if self.intercept:
+                eta = xb @ coef[1:] if xb.shape[1] else np.zeros(xb.shape[0])
+                eta += coef[0]
+            else:
+                eta = xb @ coef if xb.shape[1] else np.zeros(xb.shape[0])
+            if ob is not None:
+                eta += ob
+            m = eta.shape[0]
+            work_w, u = np.empty(m), np.empty(m)
+            dev, dev_c, pearson, pearson_c, nb = _compiled.glm_rows(
+                _f64(eta), yb, w, self.fused, work_w, u
+            )
+            if keep_weights is not None:
+                keep_weights[:] = work_w
+            if gram is not None:
+                if self.want_fisher:
+                    gram.add_wu(xb, work_w, u if self.want_score else None)
+                else:
+                    gram.add_vec(xb, u)
+        self.deviance_parts += (dev, dev_c)
+        self.pearson_parts += (pearson, pearson_c)
+        self.n_boundary += nb
+
     def merge(self, other: Accumulator) -> Accumulator:
         """Add the sums of ``other`` (a pass over other rows at the same coefficients)."""
-        self.deviance += other.deviance
-        self.pearson += other.pearson
+        self.deviance_parts += other.deviance_parts
+        self.pearson_parts += other.pearson_parts
         self.n_boundary += other.n_boundary
         if self.gram is not None and other.gram is not None:
             self.gram.merge(other.gram)
@@ -340,8 +455,8 @@ class Accumulator:
         """The finished sums."""
         g = self.gram
         return PassSums(
-            deviance=self.deviance,
-            pearson_chi2=self.pearson,
+            deviance=_total(self.deviance_parts),
+            pearson_chi2=_total(self.pearson_parts),
             score=g.vec() if (g is not None and self.want_score) else None,
             fisher=g.gram() if (g is not None and self.want_fisher) else None,
             n_boundary=self.n_boundary,

@@ -93,15 +93,23 @@ class _SparseGram:
 
     def add(self, xb: _Block, sw: FloatArray, c: FloatArray | None = None) -> None:
         """Add the block's Xᵀ W X (and Xᵀ √W c when ``c`` is given); ``sw = √W``."""
+        self.dense.add(xb.dense, sw, c)
+        if xb.sparse.shape[1]:
+            self._add_sparse(xb, sw * sw, None if c is None else sw * c)
+
+    def add_wu(self, xb: _Block, w: FloatArray, u: FloatArray | None = None) -> None:
+        """Add the block's Xᵀ W X (and Xᵀ u when ``u`` is given), from W itself."""
+        self.dense.add_wu(xb.dense, w, u)
+        if xb.sparse.shape[1]:
+            self._add_sparse(xb, w, u)
+
+    def _add_sparse(self, xb: _Block, w: FloatArray, u: FloatArray | None) -> None:
+        """The sparse columns' terms: the cross products with [1 | D | u] and Sᵀ W S."""
         g = self.dense
-        g.add(xb.dense, sw, c)
         sb = xb.sparse
-        if sb.shape[1] == 0:
-            return
         rows, q = sb.shape[0], g.q
-        # The thread's block buffer, free again now that the dense part's syrk is done.
+        # The thread's block buffer, free again now that the dense part's Gram is done.
         m_b = _scratch(rows * q).reshape((rows, q))  # C order: fastest for Sᵀ M
-        w = sw * sw
         j0 = int(g.intercept)
         if g.intercept:
             m_b[:, 0] = w
@@ -109,8 +117,8 @@ class _SparseGram:
         if k:
             np.multiply(xb.dense, w[:, None], out=m_b[:, j0 : j0 + k])
         if g.extra:
-            assert c is not None
-            np.multiply(sw, c, out=m_b[:, q - 1])
+            assert u is not None
+            m_b[:, q - 1] = u
         self.cross += sb.T @ m_b
         if self.ss_diag is not None:
             row_of = np.repeat(np.arange(rows), np.diff(sb.indptr))
