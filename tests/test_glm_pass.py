@@ -275,3 +275,31 @@ def test_glm_kernel_argument_errors() -> None:
         _gram.glm_pass(
             np.zeros((4, 4))[:, ::2], np.zeros(2), False, None, y, None, 0, None, None, None
         )
+
+
+@pytest.mark.parametrize(
+    "layout", ["C", "F", "C column slice", "every other column", "every third row"]
+)
+@pytest.mark.parametrize("n", [5, 2049, 300_000])
+def test_nonfinite_rows_scan(layout: str, n: int) -> None:
+    """The compiled row scan of design.nonfinite_rows (threaded when large) against NumPy."""
+    from newtonglm import design
+
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal((3 * n, 8))
+    bad_rows = rng.choice(3 * n, size=min(4, n), replace=False)
+    base[bad_rows, rng.integers(0, 8, bad_rows.size)] = [np.nan, np.inf, -np.inf, np.nan][
+        : bad_rows.size
+    ]
+    base[0, 0] = 1e308  # finite values whose row sum overflows are not flagged
+    base[0, 1] = 1e308
+    X = {
+        "C": base[:n],
+        "F": np.asfortranarray(base[:n]),
+        "C column slice": base[:n, 2:5],
+        "every other column": base[:n, ::2],
+        "every third row": base[::3],
+    }[layout]
+    expected = ~np.isfinite(X).all(axis=1)
+    assert design._scannable(X) == (layout != "every other column")
+    np.testing.assert_array_equal(design.nonfinite_rows(X), expected)

@@ -486,6 +486,62 @@ static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m
     }
 }
 
+/* ---- Rows holding NaN or +-inf, in one read of the block ----
+
+   x * 0 is 0 for every finite x and NaN for NaN and +-inf, so a sum of x * 0 is NaN exactly
+   when one of its terms is non-finite (no overflow possible, unlike a plain row sum).
+   Column-major: per row, summed column after column over a chunk of rows. Row-major: per
+   column over a chunk of rows (independent sums, vectorised), and only a chunk found to hold
+   a non-finite value is scanned row by row. acc holds max(p, CHUNK) doubles. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static Py_ssize_t nonfinite(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m,
+                            Py_ssize_t p, unsigned char *out, double *acc)
+{
+    Py_ssize_t count = 0;
+    for (Py_ssize_t s = 0; s < m; s += CHUNK) {
+        Py_ssize_t r = m - s < CHUNK ? m - s : CHUNK;
+        if (col_major) {
+            for (Py_ssize_t i = 0; i < r; i++)
+                acc[i] = 0.0;
+            for (Py_ssize_t j = 0; j < p; j++) {
+                const double *c = A + j * ld + s;
+                for (Py_ssize_t i = 0; i < r; i++)
+                    acc[i] += c[i] * 0.0;
+            }
+            for (Py_ssize_t i = 0; i < r; i++) {
+                out[s + i] = acc[i] != acc[i];
+                count += out[s + i];
+            }
+            continue;
+        }
+        for (Py_ssize_t j = 0; j < p; j++)
+            acc[j] = 0.0;
+        for (Py_ssize_t i = 0; i < r; i++) {
+            const double *row = A + (s + i) * ld;
+            for (Py_ssize_t j = 0; j < p; j++)
+                acc[j] += row[j] * 0.0;
+        }
+        int clean = 1;
+        for (Py_ssize_t j = 0; j < p; j++)
+            clean &= acc[j] == acc[j];
+        for (Py_ssize_t i = 0; i < r; i++) {
+            out[s + i] = 0;
+            if (clean)
+                continue;
+            const double *row = A + (s + i) * ld;
+            for (Py_ssize_t j = 0; j < p; j++)
+                if (row[j] * 0.0 != 0.0) {
+                    out[s + i] = 1;
+                    count++;
+                    break;
+                }
+        }
+    }
+    return count;
+}
+
 static int is_float64(const Py_buffer *b)
 {
     /* "d", or with a byte-order prefix that means this machine's order (arrays rebuilt from
@@ -733,6 +789,55 @@ done:
     return result;
 }
 
+static PyObject *py_nonfinite_rows(PyObject *self, PyObject *args)
+{
+    PyObject *a_obj, *out_obj;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &a_obj, &out_obj))
+        return NULL;
+    Py_buffer a = {0}, out = {0};
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(a_obj, &a, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (a.ndim != 2 || !is_float64(&a)) {
+        PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
+        goto done;
+    }
+    Py_ssize_t m = a.shape[0], p = a.shape[1];
+    Py_ssize_t s0 = a.strides ? a.strides[0] : 8 * p, s1 = a.strides ? a.strides[1] : 8;
+    int col_major = p == 0 || ((m <= 1 || s0 == 8) && (p == 1 || (s1 % 8 == 0 && s1 >= 8 * m)));
+    int row_major = (p <= 1 || s1 == 8) && (m <= 1 || (s0 % 8 == 0 && s0 >= 8 * p));
+    if (!col_major && !row_major) {
+        PyErr_SetString(PyExc_ValueError,
+                        "A must be a column-major or row-major float64 block (unit stride "
+                        "along its columns or its rows)");
+        goto done;
+    }
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
+        goto done;
+    if (out.ndim != 1 || out.itemsize != 1 || out.shape[0] != m) {
+        PyErr_Format(PyExc_ValueError, "out must be a contiguous bool vector of length %zd", m);
+        goto done;
+    }
+    {
+        Py_ssize_t ld = col_major ? (p > 1 ? s1 / 8 : m) : (m > 1 ? s0 / 8 : p), count;
+        double *acc = PyMem_RawMalloc((size_t)(p > CHUNK ? p : CHUNK) * sizeof(double));
+        if (acc == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        count = nonfinite(a.buf, ld, col_major, m, p, out.buf, acc);
+        Py_END_ALLOW_THREADS
+        PyMem_RawFree(acc);
+        result = PyLong_FromSsize_t(count);
+    }
+done:
+    release(&a);
+    release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"wgram", py_wgram, METH_VARARGS,
      "wgram(A, w, u, G, intercept): add the upper triangle of [1|A]ᵀ diag(w) [1|A] and, if u "
@@ -748,6 +853,9 @@ static PyMethodDef methods[] = {
      "glm_pass(A, coef, intercept, offset, y, w, family, G, S, wout) -> (deviance, deviance_c, "
      "pearson, pearson_c, boundary): one fused pass over the block A at coef: adds the Gram's upper triangle to G "
      "and the score to S (either may be None); wout, if given, receives W."},
+    {"nonfinite_rows", py_nonfinite_rows, METH_VARARGS,
+     "nonfinite_rows(A, out) -> count: out[i] = whether row i of the float64 block A (column- or "
+     "row-major) holds NaN or +-inf; the GIL is released."},
     {NULL, NULL, 0, NULL},
 };
 

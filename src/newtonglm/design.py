@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,8 +26,16 @@ from .exceptions import (
 )
 from .matrix import DenseMatrix, SparseMatrix, as_matrix
 
+_compiled: ModuleType | None
+try:  # the compiled kernel's row scan (src/newtonglm/_gram.c), built when a compiler was found
+    from . import _gram as _compiled
+except ImportError:  # pragma: no cover - depends on the build
+    _compiled = None
+
 #: Entries of X from which its row sums run with single-threaded BLAS (see nonfinite_rows).
 _SERIAL_BLAS_SIZE = 2**20
+#: Rows per piece of the compiled row scan (pieces are split over the kernel's threads).
+_SCAN_ROWS = 65536
 
 __all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
 
@@ -91,6 +100,27 @@ def nonfinite_rows(values: FloatArray) -> BoolArray:
         bad = np.zeros(values.shape[0], dtype=bool)
         bad[_sparse_nonfinite(values)[0]] = True
         return bad
+    if values.ndim == 2 and _compiled is not None and _scannable(values):
+        # One read of X in C (a row is flagged when its sum of x * 0 is NaN), the GIL released
+        # and the rows split over threads: 1,000,000 x 20 in ~15 ms on one thread, where BLAS's
+        # X @ 1 on a C-ordered X took 28 ms single-threaded inside a fit.
+        bad = np.zeros(values.shape[0], dtype=bool)
+        scan = _compiled.nonfinite_rows
+        pieces = [
+            slice(a, min(a + _SCAN_ROWS, values.shape[0]))
+            for a in range(0, values.shape[0], _SCAN_ROWS)
+        ]
+
+        def run(group: Sequence[slice]) -> None:
+            for rows in group:
+                scan(values[rows], bad[rows])
+
+        if values.size >= _SERIAL_BLAS_SIZE:
+            with parallel.serial_blas():
+                parallel.map_groups(pieces, run)
+        else:
+            run(pieces)
+        return bad
     if values.ndim == 2:
         # A row sum is non-finite whenever the row holds NaN or inf (and, rarely, when finite
         # values overflow); only those candidate rows are checked element by element, so no
@@ -111,6 +141,17 @@ def nonfinite_rows(values: FloatArray) -> BoolArray:
             bad[candidates] = ~np.isfinite(values[candidates]).all(axis=1)
         return bad
     return np.asarray(~np.isfinite(values), dtype=bool)
+
+
+def _scannable(values: np.ndarray) -> bool:
+    """Whether the compiled row scan reads ``values``: float64, unit stride along rows or cols."""
+    if values.dtype != np.float64:
+        return False
+    m, p = values.shape
+    s0, s1 = values.strides
+    col_major = p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m)))
+    row_major = (p <= 1 or s1 == 8) and (m <= 1 or (s0 % 8 == 0 and s0 >= 8 * p))
+    return col_major or row_major
 
 
 def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
