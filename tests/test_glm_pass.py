@@ -303,3 +303,39 @@ def test_nonfinite_rows_scan(layout: str, n: int) -> None:
     expected = ~np.isfinite(X).all(axis=1)
     assert design._scannable(X) == (layout != "every other column")
     np.testing.assert_array_equal(design.nonfinite_rows(X), expected)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("layout", ["F", "C", "strided"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("offset", [False, True])
+def test_compiled_start_matches_numpy(
+    family: str, layout: str, weighted: bool, offset: bool
+) -> None:
+    """R's start (the weighted least squares at mustart) on the compiled path and on NumPy's."""
+    X, y, _coef = _data(family, 3003, 5, seed=3)
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X = np.asfortranarray(np.repeat(X, 2, axis=1))[:, ::2]
+    rng = np.random.default_rng(8)
+    if family == "binomial" and weighted:  # proportions of trials
+        w = rng.integers(1, 9, y.size).astype(float)
+        y = rng.binomial(w.astype(int), 0.3) / w
+    else:
+        w = rng.uniform(0.2, 3.0, y.size) if weighted else np.ones(y.size)
+    if weighted:
+        w[::40] = 0.0
+    off = rng.normal(0.0, 0.3, y.size) if offset else None
+    fam = FAMILIES[family]
+    for intercept in (True, False):
+        M = DenseMatrix(X, intercept=intercept)
+        gram, rhs = kernel.start_sums(M, y, w, off, fam)
+        fused = kernel._fused_code
+        try:
+            kernel._fused_code = lambda family: None  # type: ignore[assignment]
+            ref_gram, ref_rhs = kernel.start_sums(M, y, w, off, fam)
+        finally:
+            kernel._fused_code = fused  # type: ignore[assignment]
+        np.testing.assert_allclose(gram, ref_gram, rtol=RTOL, atol=1e-12 * np.abs(ref_gram).max())
+        np.testing.assert_allclose(rhs, ref_rhs, rtol=RTOL, atol=1e-12 * np.abs(ref_rhs).max())

@@ -404,6 +404,61 @@ INLINE void glm_rows(int fam, const double *eta, const double *y, const double *
     }
 }
 
+/* R's start (its first IRLS step, at mustart) for eight rows: W = w V(mu0) and U = W z with
+   the working response z = g(mu0) + (y - mu0) / V(mu0) - offset, where mu0 is
+   newtonglm.families' starting_mu (binomial (w y + 1/2) / (w + 1), Poisson y + 0.1, Gaussian
+   y), clipped as clip_mu clips it. */
+INLINE void start8(int fam, v8d y, v8d w, v8d off, double *W, double *U)
+{
+    v8d mu, v, eta;
+    switch (fam) {
+    case BINOMIAL_LOGIT:
+        mu = (w * y + 0.5) / (w + 1.0);
+        mu = sel(mu < MU_EPS, (v8d){0} + MU_EPS, mu);
+        mu = sel(mu > 1.0 - MU_EPS, (v8d){0} + (1.0 - MU_EPS), mu);
+        eta = vlog(mu / (1.0 - mu));
+        v = mu * (1.0 - mu);
+        break;
+    case POISSON_LOG:
+        mu = y + 0.1;
+        mu = sel(mu < MU_EPS, (v8d){0} + MU_EPS, mu);
+        eta = vlog(mu);
+        v = mu;
+        break;
+    default: /* GAUSSIAN_IDENTITY */
+        mu = y;
+        eta = y;
+        v = (v8d){0} + 1.0;
+        break;
+    }
+    v8d wv = w * v, u = wv * ((eta + (y - mu) / v) - off);
+    memcpy(W, &wv, sizeof wv);
+    memcpy(U, &u, sizeof u);
+}
+
+INLINE void start_rows(int fam, const double *y, const double *w, const double *off,
+                       Py_ssize_t r, double *W, double *U)
+{
+    Py_ssize_t r8 = r & ~(Py_ssize_t)7;
+    v8d one = (v8d){0} + 1.0, zero = {0};
+    for (Py_ssize_t i = 0; i < r8; i += 8)
+        start8(fam, load8(y + i), w ? load8(w + i) : one, off ? load8(off + i) : zero, W + i,
+               U + i);
+    if (r8 < r) { /* the last rows, padded with rows of weight 0 */
+        double y8[8] = {0}, w8[8] = {0}, o8[8] = {0}, W8[8], U8[8];
+        for (Py_ssize_t i = r8; i < r; i++) {
+            y8[i - r8] = y[i];
+            w8[i - r8] = w ? w[i] : 1.0;
+            o8[i - r8] = off ? off[i] : 0.0;
+        }
+        start8(fam, load8(y8), load8(w8), load8(o8), W8, U8);
+        for (Py_ssize_t i = r8; i < r; i++) {
+            W[i] = W8[i - r8];
+            U[i] = U8[i - r8];
+        }
+    }
+}
+
 static void add_compensated(double *s, double *c, double x)
 {
     double t = *s + x;
@@ -450,7 +505,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m, Py_ssize_t p,
                      const double *beta, double b0, const double *off, const double *y,
                      const double *w, int fam, double *G, Py_ssize_t ldg, double *S, int o,
-                     double *wout, sums_t *sums, double *scratch, double *T)
+                     double *wout, sums_t *sums, double *scratch, double *T, int start)
 {
     double *eta = scratch, *W = scratch + CHUNK, *U = scratch + 2 * CHUNK;
     Py_ssize_t step = col_major ? CHUNK : transposed_rows(p);
@@ -470,6 +525,11 @@ static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m
             }
             C = T;
             ldc = ldt;
+        }
+        if (start) { /* R's start: W and U from y alone, no eta */
+            start_rows(fam, y + s, w ? w + s : NULL, off ? off + s : NULL, r, W, U);
+            chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o);
+            continue;
         }
         for (Py_ssize_t i = 0; i < r; i++)
             eta[i] = off ? b0 + off[s + i] : b0;
@@ -739,7 +799,8 @@ static PyObject *py_glm_pass(PyObject *self, PyObject *args)
                         "along its columns or its rows)");
         goto done;
     }
-    if (get_vector(coef_obj, &coef, d, 0, 0, "coef") < 0 ||
+    int start = coef_obj == Py_None; /* R's start: W and U at mustart, no coefficients */
+    if (get_vector(coef_obj, &coef, d, 0, 1, "coef") < 0 ||
         get_vector(off_obj, &off, m, 0, 1, "offset") < 0 ||
         get_vector(y_obj, &y, m, 0, 0, "y") < 0 || get_vector(w_obj, &w, m, 0, 1, "w") < 0 ||
         get_vector(s_obj, &sv, d, 1, 1, "S") < 0 ||
@@ -764,15 +825,17 @@ static PyObject *py_glm_pass(PyObject *self, PyObject *args)
             PyErr_NoMemory();
             goto done;
         }
-        const double *cp = coef.buf;
+        static const double no_coef[1] = {0.0};
+        const double *cp = start ? no_coef : coef.buf;
         Py_ssize_t ld = col_major ? (p > 1 ? s1 / 8 : m) : (m > 1 ? s0 / 8 : p);
         sums_t s;
         memset(&s, 0, sizeof s);
         Py_BEGIN_ALLOW_THREADS
-        glm_pass(a.buf, ld, col_major, m, p, cp + (intercept ? 1 : 0), intercept ? cp[0] : 0.0,
+        glm_pass(a.buf, ld, col_major, m, p, start ? cp : cp + (intercept ? 1 : 0),
+                 (intercept && !start) ? cp[0] : 0.0,
                  off.obj ? off.buf : NULL, y.buf, w.obj ? w.buf : NULL, fam,
                  g.obj ? g.buf : NULL, ldg, sv.obj ? sv.buf : NULL, intercept,
-                 wout.obj ? wout.buf : NULL, &s, scratch, scratch + 3 * CHUNK);
+                 wout.obj ? wout.buf : NULL, &s, scratch, scratch + 3 * CHUNK, start);
         Py_END_ALLOW_THREADS
         result = sums_result(&s);
     }
@@ -851,8 +914,10 @@ static PyMethodDef methods[] = {
      "comes as a compensated pair (sum, compensation)."},
     {"glm_pass", py_glm_pass, METH_VARARGS,
      "glm_pass(A, coef, intercept, offset, y, w, family, G, S, wout) -> (deviance, deviance_c, "
-     "pearson, pearson_c, boundary): one fused pass over the block A at coef: adds the Gram's upper triangle to G "
-     "and the score to S (either may be None); wout, if given, receives W."},
+     "pearson, pearson_c, boundary): one fused pass over the block A at coef: adds the "
+     "Gram's upper triangle to G and the score to S (either may be None); wout, if given, "
+     "receives W. With coef None: R's start, the Gram of W and the score column Xᵀ W z at "
+     "mustart (the sums returned are then 0)."},
     {"nonfinite_rows", py_nonfinite_rows, METH_VARARGS,
      "nonfinite_rows(A, out) -> count: out[i] = whether row i of the float64 block A (column- or "
      "row-major) holds NaN or +-inf; the GIL is released."},

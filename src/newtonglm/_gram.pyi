@@ -22,7 +22,7 @@ def glm_rows(
 ) -> tuple[float, float, float, float, int]: ...
 def glm_pass(
     A: NDArray[np.float64],
-    coef: NDArray[np.float64],
+    coef: NDArray[np.float64] | None,
     intercept: bool,
     offset: NDArray[np.float64] | None,
     y: NDArray[np.float64],
@@ -33,3 +33,4 @@ def glm_pass(
     wout: NDArray[np.float64] | None,
     /,
 ) -> tuple[float, float, float, float, int]: ...
+def nonfinite_rows(A: NDArray[np.float64], out: NDArray[np.bool_], /) -> int: ...

@@ -646,11 +646,29 @@ def start_sums(
         return sparse_kernel.wls_sums(M, work_w, z)
     data = M.data
     n, d = M.shape
+    code = _fused_code(family)
+    compiled = code is not None and data.dtype == np.float64
 
     def run(blocks: Sequence[slice]) -> _Gram:
         acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for rows in blocks:
+                xb = data[rows]
+                if compiled and _compiled_layout(xb):
+                    assert _compiled is not None and code is not None
+                    _compiled.glm_pass(
+                        xb,
+                        None,
+                        M.intercept,
+                        None if offset is None else _f64(offset[rows]),
+                        _f64(y[rows]),
+                        _f64(weights[rows]),
+                        code,
+                        acc.acc,
+                        acc.score_out(),
+                        None,
+                    )
+                    continue
                 yb, wb = y[rows], weights[rows]
                 mu0 = family.clip_mu(family.starting_mu(yb, wb))
                 gprime = link.derivative(mu0)
