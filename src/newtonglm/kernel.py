@@ -2,10 +2,14 @@
 
 A pass walks X in blocks of rows and accumulates the few sums a solver step or a statistic
 needs — the deviance, Pearson's χ², the score Xᵀ r and the Fisher information Xᵀ W X — so the
-memory a pass needs is bounded by one block, not by the number of rows. Xᵀ W X comes from the
-compiled kernel ``newtonglm._gram`` (register tiles, W applied on the fly, no scaled copy), or,
-where it cannot read the block or was not built, from a BLAS ``syrk`` of √W·X written into one
-reused block buffer (see :class:`_Gram`).
+memory a pass needs is bounded by one block, not by the number of rows. For the canonical
+families (binomial-logit, Poisson-log, Gaussian-identity) a block is one call into the compiled
+kernel ``newtonglm._gram.glm_pass``: η, the per-row weights and deviance (its own vectorised
+exp and log) and the Gram, chunk by cache-sized chunk, in one read of the block. Otherwise the
+per-row part is NumPy and Xᵀ W X comes from the compiled Gram (register tiles, W applied on
+the fly, no scaled copy) or, where it cannot read the block or was not built, from a BLAS
+``syrk`` of √W·X written into one reused block buffer (see :class:`_Gram`). Deviance and
+Pearson sums are kept as exact-summed parts, so they do not depend on the block split.
 
 X is a :class:`~newtonglm.matrix.DenseMatrix`: the user's array, never copied, with the
 intercept as a flag. The intercept's row and column of Xᵀ W X are Σ w and Σ w x, computed
