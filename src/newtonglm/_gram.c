@@ -619,6 +619,43 @@ static int is_float64(const Py_buffer *b)
     return strcmp(f, "d") == 0;
 }
 
+static void release(Py_buffer *b)
+{
+    if (b->obj)
+        PyBuffer_Release(b);
+}
+
+/* The 2-D float64 block A: its shape, whether it is column-major (unit row stride, columns at
+   least m apart) or row-major (the other way round), and its leading dimension (the distance
+   between columns, or between rows, in doubles). Sets ValueError for any other block. */
+static int get_block(PyObject *obj, Py_buffer *a, Py_ssize_t *m, Py_ssize_t *p, Py_ssize_t *ld,
+                     int *col_major)
+{
+    if (PyObject_GetBuffer(obj, a, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+        return -1;
+    if (a->ndim != 2 || !is_float64(a)) {
+        PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
+        return -1;
+    }
+    Py_ssize_t rows = a->shape[0], cols = a->shape[1];
+    /* An exporter may leave strides NULL for a C-contiguous buffer (ctypes does). */
+    Py_ssize_t s0 = a->strides ? a->strides[0] : 8 * cols, s1 = a->strides ? a->strides[1] : 8;
+    int col = cols == 0 || ((rows <= 1 || s0 == 8) &&
+                            (cols == 1 || (s1 % 8 == 0 && s1 >= 8 * rows)));
+    int row = (cols <= 1 || s1 == 8) && (rows <= 1 || (s0 % 8 == 0 && s0 >= 8 * cols));
+    if (!col && !row) {
+        PyErr_SetString(PyExc_ValueError,
+                        "A must be a column-major or row-major float64 block (unit stride "
+                        "along its columns or its rows)");
+        return -1;
+    }
+    *m = rows;
+    *p = cols;
+    *col_major = col;
+    *ld = col ? (cols > 1 ? s1 / 8 : rows) : (rows > 1 ? s0 / 8 : cols);
+    return 0;
+}
+
 static PyObject *py_wgram(PyObject *self, PyObject *args)
 {
     PyObject *a_obj, *w_obj, *u_obj, *g_obj;
@@ -627,32 +664,17 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOp", &a_obj, &w_obj, &u_obj, &g_obj, &intercept))
         return NULL;
     Py_buffer a = {0}, w = {0}, u = {0}, g = {0};
-    int have_u = u_obj != Py_None;
+    int have_u = u_obj != Py_None, col_major;
+    Py_ssize_t m, p, ld;
     PyObject *result = NULL;
-    if (PyObject_GetBuffer(a_obj, &a, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
-        return NULL;
+    if (get_block(a_obj, &a, &m, &p, &ld, &col_major) < 0)
+        goto done;
     if (PyObject_GetBuffer(w_obj, &w, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         goto done;
     if (have_u && PyObject_GetBuffer(u_obj, &u, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         goto done;
     if (PyObject_GetBuffer(g_obj, &g, PyBUF_F_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
         goto done;
-    if (a.ndim != 2 || !is_float64(&a)) {
-        PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
-        goto done;
-    }
-    /* An exporter may leave strides NULL for a C-contiguous buffer (ctypes does). */
-    Py_ssize_t m = a.shape[0], p = a.shape[1];
-    Py_ssize_t s0 = a.strides ? a.strides[0] : 8 * p, s1 = a.strides ? a.strides[1] : 8;
-    /* Column-major: unit row stride, columns apart by at least m; row-major the other way. */
-    int col_major = p == 0 || ((m <= 1 || s0 == 8) && (p == 1 || (s1 % 8 == 0 && s1 >= 8 * m)));
-    int row_major = (p <= 1 || s1 == 8) && (m <= 1 || (s0 % 8 == 0 && s0 >= 8 * p));
-    if (!col_major && !row_major) {
-        PyErr_SetString(PyExc_ValueError,
-                        "A must be a column-major or row-major float64 block (unit stride "
-                        "along its columns or its rows)");
-        goto done;
-    }
     Py_ssize_t q = p + (intercept ? 1 : 0) + (have_u ? 1 : 0);
     if (w.ndim != 1 || !is_float64(&w) || w.shape[0] != m ||
         (have_u && (u.ndim != 1 || !is_float64(&u) || u.shape[0] != m))) {
@@ -667,12 +689,10 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
         const double *ap = a.buf, *wp = w.buf, *up = have_u ? u.buf : NULL;
         double *gp = g.buf;
         if (col_major) {
-            Py_ssize_t lda = p > 1 ? s1 / 8 : m;
             Py_BEGIN_ALLOW_THREADS
-            wgram(ap, lda, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL, intercept);
+            wgram(ap, ld, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL, intercept);
             Py_END_ALLOW_THREADS
         } else {
-            Py_ssize_t ld = m > 1 ? s0 / 8 : p;
             double *T = PyMem_RawMalloc((size_t)((transposed_rows(p) + 8) * p) * sizeof(double));
             if (T == NULL) {
                 PyErr_NoMemory();
@@ -687,14 +707,10 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
     result = Py_None;
     Py_INCREF(result);
 done:
-    if (a.obj)
-        PyBuffer_Release(&a);
-    if (w.obj)
-        PyBuffer_Release(&w);
-    if (u.obj)
-        PyBuffer_Release(&u);
-    if (g.obj)
-        PyBuffer_Release(&g);
+    release(&a);
+    release(&w);
+    release(&u);
+    release(&g);
     return result;
 }
 
@@ -717,12 +733,6 @@ static int get_vector(PyObject *obj, Py_buffer *b, Py_ssize_t m, int writable, i
         return -1;
     }
     return 0;
-}
-
-static void release(Py_buffer *b)
-{
-    if (b->obj)
-        PyBuffer_Release(b);
 }
 
 static int check_family(int fam)
@@ -783,22 +793,11 @@ static PyObject *py_glm_pass(PyObject *self, PyObject *args)
     Py_buffer a = {0}, coef = {0}, off = {0}, y = {0}, w = {0}, g = {0}, sv = {0}, wout = {0};
     PyObject *result = NULL;
     double *scratch = NULL;
-    if (PyObject_GetBuffer(a_obj, &a, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
-        return NULL;
-    if (a.ndim != 2 || !is_float64(&a)) {
-        PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
+    Py_ssize_t m, p, ld;
+    int col_major;
+    if (get_block(a_obj, &a, &m, &p, &ld, &col_major) < 0)
         goto done;
-    }
-    Py_ssize_t m = a.shape[0], p = a.shape[1], d = p + (intercept ? 1 : 0);
-    Py_ssize_t s0 = a.strides ? a.strides[0] : 8 * p, s1 = a.strides ? a.strides[1] : 8;
-    int col_major = p == 0 || ((m <= 1 || s0 == 8) && (p == 1 || (s1 % 8 == 0 && s1 >= 8 * m)));
-    int row_major = (p <= 1 || s1 == 8) && (m <= 1 || (s0 % 8 == 0 && s0 >= 8 * p));
-    if (!col_major && !row_major) {
-        PyErr_SetString(PyExc_ValueError,
-                        "A must be a column-major or row-major float64 block (unit stride "
-                        "along its columns or its rows)");
-        goto done;
-    }
+    Py_ssize_t d = p + (intercept ? 1 : 0);
     int start = coef_obj == Py_None; /* R's start: W and U at mustart, no coefficients */
     if (get_vector(coef_obj, &coef, d, 0, 1, "coef") < 0 ||
         get_vector(off_obj, &off, m, 0, 1, "offset") < 0 ||
@@ -827,7 +826,6 @@ static PyObject *py_glm_pass(PyObject *self, PyObject *args)
         }
         static const double no_coef[1] = {0.0};
         const double *cp = start ? no_coef : coef.buf;
-        Py_ssize_t ld = col_major ? (p > 1 ? s1 / 8 : m) : (m > 1 ? s0 / 8 : p);
         sums_t s;
         memset(&s, 0, sizeof s);
         Py_BEGIN_ALLOW_THREADS
@@ -860,22 +858,10 @@ static PyObject *py_nonfinite_rows(PyObject *self, PyObject *args)
         return NULL;
     Py_buffer a = {0}, out = {0};
     PyObject *result = NULL;
-    if (PyObject_GetBuffer(a_obj, &a, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
-        return NULL;
-    if (a.ndim != 2 || !is_float64(&a)) {
-        PyErr_SetString(PyExc_ValueError, "A must be a 2-D float64 block");
+    Py_ssize_t m, p, ld, count;
+    int col_major;
+    if (get_block(a_obj, &a, &m, &p, &ld, &col_major) < 0)
         goto done;
-    }
-    Py_ssize_t m = a.shape[0], p = a.shape[1];
-    Py_ssize_t s0 = a.strides ? a.strides[0] : 8 * p, s1 = a.strides ? a.strides[1] : 8;
-    int col_major = p == 0 || ((m <= 1 || s0 == 8) && (p == 1 || (s1 % 8 == 0 && s1 >= 8 * m)));
-    int row_major = (p <= 1 || s1 == 8) && (m <= 1 || (s0 % 8 == 0 && s0 >= 8 * p));
-    if (!col_major && !row_major) {
-        PyErr_SetString(PyExc_ValueError,
-                        "A must be a column-major or row-major float64 block (unit stride "
-                        "along its columns or its rows)");
-        goto done;
-    }
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
         goto done;
     if (out.ndim != 1 || out.itemsize != 1 || out.shape[0] != m) {
@@ -883,7 +869,6 @@ static PyObject *py_nonfinite_rows(PyObject *self, PyObject *args)
         goto done;
     }
     {
-        Py_ssize_t ld = col_major ? (p > 1 ? s1 / 8 : m) : (m > 1 ? s0 / 8 : p), count;
         double *acc = PyMem_RawMalloc((size_t)(p > CHUNK ? p : CHUNK) * sizeof(double));
         if (acc == NULL) {
             PyErr_NoMemory();

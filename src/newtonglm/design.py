@@ -24,7 +24,7 @@ from .exceptions import (
     MissingValueError,
     ShapeMismatchError,
 )
-from .matrix import DenseMatrix, SparseMatrix, as_matrix
+from .matrix import DenseMatrix, SparseMatrix, as_matrix, block_layout
 
 _compiled: ModuleType | None
 try:  # the compiled kernel's row scan (src/newtonglm/_gram.c), built when a compiler was found
@@ -115,11 +115,7 @@ def nonfinite_rows(values: FloatArray) -> BoolArray:
             for rows in group:
                 scan(values[rows], bad[rows])
 
-        if values.size >= _SERIAL_BLAS_SIZE:
-            with parallel.serial_blas():
-                parallel.map_groups(pieces, run)
-        else:
-            run(pieces)
+        parallel.map_groups(pieces, run)  # threads when there are pieces enough; no BLAS
         return bad
     if values.ndim == 2:
         # A row sum is non-finite whenever the row holds NaN or inf (and, rarely, when finite
@@ -145,13 +141,7 @@ def nonfinite_rows(values: FloatArray) -> BoolArray:
 
 def _scannable(values: np.ndarray) -> bool:
     """Whether the compiled row scan reads ``values``: float64, unit stride along rows or cols."""
-    if values.dtype != np.float64:
-        return False
-    m, p = values.shape
-    s0, s1 = values.strides
-    col_major = p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m)))
-    row_major = (p <= 1 or s1 == 8) and (m <= 1 or (s0 % 8 == 0 and s0 >= 8 * p))
-    return col_major or row_major
+    return values.dtype == np.float64 and block_layout(values) is not None
 
 
 def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:

@@ -36,7 +36,7 @@ from . import parallel
 from ._typing import FloatArray
 from .families import Binomial, Family, Gaussian, Poisson
 from .links import IdentityLink, LogitLink, LogLink
-from .matrix import DenseMatrix, SparseMatrix, as_matrix
+from .matrix import DenseMatrix, SparseMatrix, as_matrix, block_layout
 
 _compiled: ModuleType | None
 try:  # the compiled Gram kernel (src/newtonglm/_gram.c), built when a C compiler was found
@@ -129,14 +129,10 @@ ROW_MAJOR_MAX_COLS = 120
 def _compiled_layout(xb: FloatArray) -> bool:
     """Whether the compiled kernel should take ``xb``: column-major, or narrow row-major.
 
-    (Column-major: unit row stride, columns at least m apart; row-major the other way round.
-    Reversed or every-other-row views are neither and take the BLAS path.)
+    (See :func:`~newtonglm.matrix.block_layout`; other strides take the BLAS path.)
     """
-    m, p = xb.shape
-    s0, s1 = xb.strides
-    if p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m))):
-        return True
-    return p <= ROW_MAJOR_MAX_COLS and s1 == 8 and (m <= 1 or (s0 % 8 == 0 and s0 >= 8 * p))
+    layout = block_layout(xb)
+    return layout == "F" or (layout == "C" and xb.shape[1] <= ROW_MAJOR_MAX_COLS)
 
 
 class _Gram:
@@ -271,6 +267,20 @@ def _f64(a: FloatArray) -> FloatArray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+def _block_eta(
+    xb: FloatArray, coef: FloatArray, intercept: bool, ob: FloatArray | None
+) -> FloatArray:
+    """The linear predictor [1 | xb] coef (+ offset) of one block (BLAS or the sparse product)."""
+    if intercept:
+        eta = xb @ coef[1:] if xb.shape[1] else np.zeros(xb.shape[0])
+        eta += coef[0]
+    else:
+        eta = xb @ coef if xb.shape[1] else np.zeros(xb.shape[0])
+    if ob is not None:
+        eta += ob
+    return eta
+
+
 class Accumulator:
     """The sums of one pass, accumulated block by block; two accumulators add up by ``merge``.
 
@@ -346,13 +356,7 @@ class Accumulator:
             return
         family, link, coef = self.family, self.family.link, self.coef
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            if self.intercept:
-                eta = xb @ coef[1:] if xb.shape[1] else np.zeros(xb.shape[0])
-                eta += coef[0]
-            else:
-                eta = xb @ coef if xb.shape[1] else np.zeros(xb.shape[0])
-            if ob is not None:
-                eta += ob
+            eta = _block_eta(xb, coef, self.intercept, ob)
             mu_raw = link.inverse(eta)
             mu = family.clip_mu(mu_raw)
             unit = self.unit_weights  # all prior weights 1: skip the multiplications by w, √w
@@ -423,13 +427,7 @@ class Accumulator:
                 xb, coef, self.intercept, ob, yb, w, self.fused, g, s, keep_weights
             )
         else:
-            if self.intercept:
-                eta = xb @ coef[1:] if xb.shape[1] else np.zeros(xb.shape[0])
-                eta += coef[0]
-            else:
-                eta = xb @ coef if xb.shape[1] else np.zeros(xb.shape[0])
-            if ob is not None:
-                eta += ob
+            eta = _block_eta(xb, coef, self.intercept, ob)
             m = eta.shape[0]
             work_w, u = np.empty(m), np.empty(m)
             dev, dev_c, pearson, pearson_c, nb = _compiled.glm_rows(

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from ._typing import FloatArray
 
-__all__ = ["DenseMatrix", "SparseMatrix", "SparseSplit", "as_matrix"]
+__all__ = ["DenseMatrix", "SparseMatrix", "SparseSplit", "as_matrix", "block_layout"]
 
 #: Share of non-zero rows above which a column of a sparse design is handled as dense by the
 #: kernel (tabmat uses 0.1; at 0.25 the dense copy of such a column costs at most 2.7× its
@@ -351,6 +351,22 @@ class SparseMatrix(_ArrayLike):
         return SparseMatrix(
             self.data[np.flatnonzero(mask)].asformat(self.data.format), intercept=self.intercept
         )
+
+
+def block_layout(block: np.ndarray) -> str | None:
+    """The layout of a 2-D view: "F" column-major, "C" row-major, None any other strides.
+
+    Column-major: unit stride down the rows, columns at least m apart; row-major the other way
+    round (the layouts the compiled kernel reads; reversed or every-other-row views are
+    neither). A block that is both (one row or one column) counts as "F".
+    """
+    m, p = block.shape
+    s0, s1 = block.strides
+    if p == 0 or ((m <= 1 or s0 == 8) and (p == 1 or (s1 % 8 == 0 and s1 >= 8 * m))):
+        return "F"
+    if (p <= 1 or s1 == 8) and (m <= 1 or (s0 % 8 == 0 and s0 >= 8 * p)):
+        return "C"
+    return None
 
 
 def _blas_ready(data: np.ndarray) -> bool:
