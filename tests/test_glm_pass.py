@@ -79,7 +79,7 @@ def test_compiled_pass_is_used() -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.parametrize(
-    "layout", ["F", "C", "C wide", "strided"], ids=lambda s: s.replace(" ", "-")
+    "layout", ["F", "C", "C wide", "F wide", "strided"], ids=lambda s: s.replace(" ", "-")
 )
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("offset", [False, True])
@@ -87,10 +87,11 @@ def test_compiled_pass_is_used() -> None:
 def test_compiled_pass_matches_numpy(
     family: str, layout: str, weighted: bool, offset: bool, score: bool, fisher: bool
 ) -> None:
-    p = kernel.ROW_MAJOR_MAX_COLS + 3 if layout == "C wide" else 6
-    X, y, coef = _data(family, 5003, p, seed=len(layout) + 10 * weighted + 100 * offset)
+    # Wide blocks take the packed kernel (from 32 columns row-major, 80 column-major).
+    p = {"C wide": 41, "F wide": 85}.get(layout, 6)
+    X, y, coef = _data(family, 3003, p, seed=len(layout) + 10 * weighted + 100 * offset)
     coef = coef / np.sqrt(p / 6)
-    if layout == "F":
+    if layout in ("F", "F wide"):
         X = np.asfortranarray(X)
     elif layout == "strided":  # every other column: neither layout, eta by BLAS, Gram by syrk
         X = np.asfortranarray(np.repeat(X, 2, axis=1))[:, ::2]
@@ -124,6 +125,48 @@ def test_compiled_pass_every_tail_length(family: str, n: int) -> None:
     for X_ in (X, np.asfortranarray(X)):
         a, b = _passes(DenseMatrix(X_, intercept=True), y, np.ones(n), None, coef, FAMILIES[family])
         _assert_same(a, b)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("p", [0, 1, 7, 8, 9, 23, 24, 25, 47])
+@pytest.mark.parametrize("m", [1, 8, 129, 2049, 5000])
+def test_packed_kernel_matches_tiles(family: str, order: str, p: int, m: int) -> None:
+    """The wide blocks' packed kernel (forced here at every width) against the 4 x 4 tiles.
+
+    Widths around the packed rows' multiples of 8 and 24 columns; lengths around its 128-row
+    sub-blocks and its chunks; the fused pass and R's start, with and without an intercept.
+    """
+    X, y, coef = _data(family, m, p, seed=p * 7 + m)
+    if order == "F":
+        X = np.asfortranarray(X)
+    rng = np.random.default_rng(m + p)
+    w = rng.uniform(0.2, 3.0, m)
+    off = rng.normal(0.0, 0.2, m)
+    code = kernel._fused_code(FAMILIES[family])
+    for intercept in (True, False):
+        d = p + int(intercept)
+        c = coef if intercept else coef[1:]
+        for start in (False, True):
+            out = []
+            for packed in (0, 1):
+                G = np.zeros((d + 1, d + 1), order="F")  # one column more, as a _Gram has
+                S = np.zeros(d)
+                wout = None if start else np.zeros(m)
+                sums = _gram.glm_pass(
+                    X, None if start else c, intercept, off, y, w, code, G, S, wout, packed
+                )
+                out.append((np.triu(G), S, wout, sums))
+            (G0, S0, w0, s0), (G1, S1, w1, s1) = out
+            scale = max(1.0, float(np.abs(G0).max(initial=0.0)))
+            np.testing.assert_allclose(G1, G0, rtol=1e-12, atol=1e-13 * scale)
+            scale = max(1.0, float(np.abs(S0).max(initial=0.0)))
+            np.testing.assert_allclose(S1, S0, rtol=1e-12, atol=1e-13 * scale)
+            if not start:
+                np.testing.assert_allclose(w1, w0, rtol=1e-12)
+            np.testing.assert_allclose(s1[0] + s1[1], s0[0] + s0[1], rtol=1e-13)
+            np.testing.assert_allclose(s1[2] + s1[3], s0[2] + s0[3], rtol=1e-13)
+            assert s1[4] == s0[4]
 
 
 def test_binomial_extreme_eta_exact() -> None:

@@ -74,8 +74,8 @@ def test_layouts_the_compiled_kernel_cannot_read_use_blas(layout: str) -> None:
         "every other column": base[:, ::2],
     }[layout]
     assert kernel._compiled_layout(xb) == (layout in ("F", "C"))
-    wide = np.zeros((10, kernel.ROW_MAJOR_MAX_COLS + 1))
-    assert not kernel._compiled_layout(wide) and kernel._compiled_layout(np.asfortranarray(wide))
+    wide = np.zeros((10, 300))
+    assert kernel._compiled_layout(wide) and kernel._compiled_layout(np.asfortranarray(wide))
     sw = rng.uniform(0.5, 1.5, size=xb.shape[0])
     c = rng.normal(size=xb.shape[0])
     compiled, reference = _both_paths(xb, sw, c, True)
@@ -114,3 +114,36 @@ def test_compiled_kernel_reads_buffers_with_a_byte_order_prefix() -> None:
     swapped = np.asfortranarray(values).astype(values.dtype.newbyteorder())
     with pytest.raises(ValueError, match="A must be a 2-D float64 block"):
         kernel._compiled.wgram(swapped, np.ones(10), None, g, True)
+
+
+@pytest.mark.parametrize("p", [0, 1, 5, 8, 9, 24, 25, 33, 81])
+@pytest.mark.parametrize("m", [1, 9, 130, 2100, 4200])
+@pytest.mark.parametrize("order", ["F", "C"])
+@pytest.mark.parametrize("packed", [0, 1])
+def test_each_compiled_gram_kernel_matches_blas(p: int, m: int, order: str, packed: int) -> None:
+    """wgram with the narrow tiles (0) or the wide blocks' packed kernel (1) forced.
+
+    Each entry within 32 eps of its sum of absolute terms (the two add the same terms in a
+    different order; a sum that cancels to 0.09 out of terms of size ~1 cannot match 1e-13
+    absolutely at 4,200 rows).
+    """
+    rng = np.random.default_rng(p * 100 + m)
+    if order == "F":
+        xb = np.asfortranarray(rng.normal(size=(m + 9, p)))[4 : 4 + m]
+    else:
+        xb = rng.normal(size=(m + 9, p + 3))[4 : 4 + m, 1 : 1 + p]
+    sw = rng.uniform(0.1, 2.0, size=m)
+    c = rng.normal(size=m)
+    _, reference = _both_paths(xb, sw, c, True)
+    _, magnitude = _both_paths(np.abs(xb), sw, np.abs(c), True)
+    assert kernel._compiled is not None
+    for intercept, u in [(True, sw * c), (False, None)]:
+        q = p + int(intercept) + int(u is not None)
+        G = np.zeros((q, q), order="F")
+        kernel._compiled.wgram(xb, sw * sw, u, G, intercept, packed)
+        sel = slice(None) if intercept else slice(1, p + 1)
+        ref, size = reference.acc[sel, sel], magnitude.acc[sel, sel]
+        err = np.abs(np.triu(G) - np.triu(ref))
+        if u is not None:
+            err[-1, -1] = 0.0  # the score column's own square is not a sum wgram forms
+        assert (err <= 32 * np.finfo(float).eps * np.triu(size)).all()

@@ -9,6 +9,7 @@ def wgram(
     u: NDArray[np.float64] | None,
     G: NDArray[np.float64],
     intercept: bool,
+    kernel: int = -1,
     /,
 ) -> None: ...
 def glm_rows(
@@ -31,6 +32,7 @@ def glm_pass(
     G: NDArray[np.float64] | None,
     S: NDArray[np.float64] | None,
     wout: NDArray[np.float64] | None,
+    kernel: int = -1,
     /,
 ) -> tuple[float, float, float, float, int]: ...
 def nonfinite_rows(A: NDArray[np.float64], out: NDArray[np.bool_], /) -> int: ...

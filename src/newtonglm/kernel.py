@@ -120,19 +120,12 @@ def _lower_triangle(d: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tril_indices(d, -1)
 
 
-#: Widest row-major (C-ordered) block the compiled kernel takes: it transposes such blocks in
-#: chunks first, which at 200,000 rows x 100 columns still beat BLAS (78 vs 88 ms per pass's
-#: Gram, one thread) but at 140 columns no longer did (152 vs 144 ms).
-ROW_MAJOR_MAX_COLS = 120
-
-
 def _compiled_layout(xb: FloatArray) -> bool:
-    """Whether the compiled kernel should take ``xb``: column-major, or narrow row-major.
+    """Whether the compiled kernel can read ``xb``: a column-major or row-major block.
 
     (See :func:`~newtonglm.matrix.block_layout`; other strides take the BLAS path.)
     """
-    layout = block_layout(xb)
-    return layout == "F" or (layout == "C" and xb.shape[1] <= ROW_MAJOR_MAX_COLS)
+    return block_layout(xb) is not None
 
 
 class _Gram:
@@ -141,12 +134,14 @@ class _Gram:
     Two interchangeable paths fill the upper triangle of the same ``acc`` (Σ W, Σ W x, Xᵀ W X
     and, in the last column, Xᵀ √W c):
 
-    - compiled (``newtonglm._gram``; blocks of a Fortran-ordered X, or of a C-ordered X of at
-      most ``ROW_MAJOR_MAX_COLS`` columns, whose chunks it transposes first): 4 x 4 tiles of the
-      result in vector registers over 2048-row chunks of the block, W applied on the fly — one
-      read of the block, no scaled copy. 2x faster than the BLAS path below at d = 20 (22 vs 46
-      ms per 1,000,000 rows of a Fortran X, 32 vs 60 of a C X), 1.1x at d = 200.
-    - NumPy/BLAS (wide C-ordered X, other strides, or no compiler at install): the block is
+    - compiled (``newtonglm._gram``; blocks of a Fortran- or C-ordered X): one read of the
+      block, no scaled copy. Narrow blocks: 4 x 4 tiles of the result in vector registers over
+      2048-row chunks, W applied on the fly (2x faster than the BLAS path below at d = 20: 22
+      vs 46 ms per 1,000,000 rows of a Fortran X, 32 vs 60 of a C X). Wide blocks (from 32
+      columns row-major, 80 column-major): chunks packed row-major and a BLAS-style register
+      micro-kernel, ~2x faster than ``syrk`` at d = 200, which also gains nothing from a
+      second thread there.
+    - NumPy/BLAS (other strides, or no compiler at install): the block is
       written once, scaled, into a reused buffer laid out like the block as ``[√W | √W·X | c]``
       and one ``syrk`` of it yields every sum together. Blocks are sized so that the buffer
       stays in cache between the scaling and the ``syrk``.
