@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import statsmodels.api as sm
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression, start
-from newtonglm.exceptions import RankDeficientError
+from newtonglm.exceptions import MissingValueError, RankDeficientError
 from newtonglm.solvers import SOLVERS
 
 from .test_against_statsmodels import FAMILY_LINKS, sm_family
@@ -131,3 +131,45 @@ def test_small_data_keep_r_start() -> None:
     model = LogisticRegression().fit(X, y)
     assert model.start_ == "mustart"
     assert model.n_passes_ == model.n_iter_ + 2  # R's start pass + evaluations
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("in_subsample", [True, False])
+@pytest.mark.parametrize("zero_weight", [False, True])
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_nonfinite_x_found_by_the_first_full_pass(
+    value: float, in_subsample: bool, zero_weight: bool, family: str
+) -> None:
+    """X's NaN/inf check is left to the fit's first full pass; the error is finalize's.
+
+    A bad entry inside or outside the subsample, in a row of weight 0 or not: the subsample
+    start's full-data Fisher information is then non-finite, R's start runs, and its pass
+    (non-finite too) triggers the scan that names the column and counts the rows.
+    """
+    X, y = data(family)
+    mask = start.subsample_rows(*X.shape)
+    assert mask is not None
+    rows = np.flatnonzero(mask if in_subsample else ~mask)[[5, 17]]
+    X[rows, 2] = value
+    w = np.ones(y.size)
+    if zero_weight:
+        w[rows] = 0.0
+    est = LogisticRegression() if family == "binomial" else PoissonRegression()
+    with pytest.raises(
+        MissingValueError,
+        match=rf"NaN or inf in 2 of {N_ROWS} rows: X columns 'x2' \(2 rows\)\. Clean them",
+    ):
+        est.fit(X, y, sample_weight=w)
+
+
+def test_finite_x_is_not_scanned_separately(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fit of finite X reads it for the passes only (no separate NaN/inf scan)."""
+    from newtonglm import design
+
+    calls: list[int] = []
+    scan = design.nonfinite_rows
+    monkeypatch.setattr(design, "nonfinite_rows", lambda v: calls.append(1) or scan(v))
+    X, y = data("poisson")
+    for n in (N_ROWS, 500):  # the subsample start, and R's start
+        PoissonRegression().fit(X[:n], y[:n])
+    assert calls == []

@@ -37,7 +37,7 @@ _SERIAL_BLAS_SIZE = 2**20
 #: Rows per piece of the compiled row scan (pieces are split over the kernel's threads).
 _SCAN_ROWS = 65536
 
-__all__ = ["Design", "as_vector", "finalize", "nonfinite_rows"]
+__all__ = ["Design", "as_vector", "finalize", "nonfinite_rows", "require_finite_x"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,9 @@ class Design:
     n_dropped: int
     #: Which input rows were kept, shape (n_input_rows,); None when none was dropped.
     kept_rows: BoolArray | None = None
+    #: False when :func:`finalize` left X's NaN/inf check to the fit (``check_x=False``), which
+    #: then calls :func:`require_finite_x` whenever its first full pass comes out non-finite.
+    x_checked: bool = True
 
     @property
     def n_obs(self) -> int:
@@ -155,6 +158,34 @@ def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
     return ", ".join(cols[:10]) + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
 
 
+def _nonfinite_error(n_bad: int, n: int, parts: list[str]) -> MissingValueError:
+    return MissingValueError(
+        f"input contains NaN or inf in {n_bad} of {n} rows: "
+        + "; ".join(parts)
+        + ". Clean them, or pass missing='drop' to drop those rows."
+    )
+
+
+def require_finite_x(design: Design) -> None:
+    """Raise :class:`MissingValueError` if X holds NaN or inf (as :func:`finalize` would have).
+
+    For a design built with ``check_x=False``. A fit calls it when its first full pass comes
+    out non-finite: a NaN or inf anywhere in X makes that pass's Gram diagonal NaN or inf
+    (``W x²`` with ``W >= 0``, and ``0 * inf`` is NaN), so a finite pass proves X finite and
+    the separate read of X is saved. Finite values can overflow the pass too; then this scan
+    finds nothing and the fit goes on.
+    """
+    if design.x_checked or not isinstance(design.X, DenseMatrix):
+        return
+    X = design.X.data
+    bad = nonfinite_rows(X)
+    if bad.any():
+        names = design.names[1:] if design.X.intercept else design.names
+        raise _nonfinite_error(
+            int(bad.sum()), X.shape[0], ["X columns " + _describe_nonfinite(X, names)]
+        )
+
+
 def finalize(
     X: FloatArray,
     y: FloatArray,
@@ -168,6 +199,7 @@ def finalize(
     n_dropped: int = 0,
     implicit_intercept: bool = False,
     kept_rows: BoolArray | None = None,
+    check_x: bool = True,
 ) -> Design:
     """Check lengths, finiteness and weights; apply the missing-value policy; return a Design.
 
@@ -196,6 +228,9 @@ def finalize(
     kept_rows : ndarray of bool or None, default=None
         Which of the user's rows the inputs here are (the rows kept upstream), None when they
         are all of them; combined with the rows dropped here into ``Design.kept_rows``.
+    check_x : bool, default=True
+        False: with ``missing='raise'`` and a dense X, leave X's NaN/inf check to the caller's
+        first pass over X (see :func:`require_finite_x`; saves one read of X).
 
     Returns
     -------
@@ -220,7 +255,8 @@ def finalize(
                 "observation."
             )
 
-    bad = nonfinite_rows(X)
+    defer = not check_x and missing == "raise" and isinstance(X, np.ndarray) and X.ndim == 2
+    bad = np.zeros(n, dtype=bool) if defer else nonfinite_rows(X)
     for arr in arrays.values():
         bad |= ~np.isfinite(arr)
     if bad.any():
@@ -241,6 +277,8 @@ def finalize(
                     "missing='drop'."
                 )
         else:
+            if defer:
+                bad |= nonfinite_rows(X)  # the message counts every bad row
             parts = []
             if nonfinite_rows(X).any():
                 parts.append(
@@ -251,11 +289,7 @@ def finalize(
                 k = int((~np.isfinite(arr)).sum())
                 if k:
                     parts.append(f"{label!r} ({k} rows)")
-            raise MissingValueError(
-                f"input contains NaN or inf in {int(bad.sum())} of {n} rows: "
-                + "; ".join(parts)
-                + ". Clean them, or pass missing='drop' to drop those rows."
-            )
+            raise _nonfinite_error(int(bad.sum()), n, parts)
 
     unit = weights is None
     if weights is None:
@@ -284,4 +318,5 @@ def finalize(
         response_name=response_name,
         n_dropped=n_dropped,
         kept_rows=kept_rows,
+        x_checked=not defer,
     )

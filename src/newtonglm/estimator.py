@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import formula as formula_mod
 from . import inference, kernel, model_tests, parallel, rank, residuals, robust
 from ._typing import FloatArray
-from .design import Design, as_vector, finalize, nonfinite_rows
+from .design import Design, as_vector, finalize, nonfinite_rows, require_finite_x
 from .diagnostics import (
     convergence_order,
     convergence_rate,
@@ -169,13 +169,13 @@ class _BaseGLM(BaseEstimator):
         NaN in the data are) and counted in ``n_dropped_``.
         """
         if groups is None:
-            return self._design(X, y, sample_weight, offset), None
+            return self._design(X, y, sample_weight, offset, check_x=False), None
         labels = self._group_labels(groups, X)
         n_rows = len(X) if not hasattr(X, "shape") else int(X.shape[0])
         absent = np.asarray(pd.isna(labels), dtype=bool)
         if labels.shape[0] != n_rows or not absent.any():
             # Complete labels, or labels for the rows kept: checked against the design.
-            design = self._design(X, y, sample_weight, offset)
+            design = self._design(X, y, sample_weight, offset, check_x=False)
             return design, self._group_codes(labels, None, design)
         if self.missing != "drop":
             raise InvalidGroupsError(
@@ -184,7 +184,8 @@ class _BaseGLM(BaseEstimator):
                 "them, or pass missing='drop' to drop those rows."
             )
         keep = ~absent
-        design = self._design(*(_take_rows(v, keep) for v in (X, y, sample_weight, offset)))
+        Xk, yk, wk, ok = (_take_rows(v, keep) for v in (X, y, sample_weight, offset))
+        design = self._design(Xk, yk, wk, ok, check_x=False)
         kept = keep.copy()
         if design.kept_rows is not None:
             kept[keep] = design.kept_rows
@@ -210,7 +211,14 @@ class _BaseGLM(BaseEstimator):
         )
 
     # -- input → Design -----------------------------------------------------------------
-    def _design(self, X: Any, y: Any, sample_weight: Any, offset: Any) -> Design:
+    def _design(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, check_x: bool = True
+    ) -> Design:
+        """The validated design.
+
+        ``check_x=False`` leaves X's NaN/inf check to the fit's first pass (see
+        :func:`~newtonglm.design.require_finite_x`; array input only).
+        """
         if self.formula is not None:
             if y is not None:
                 raise InvalidParameterError(
@@ -277,6 +285,7 @@ class _BaseGLM(BaseEstimator):
             intercept_index=0 if self.fit_intercept else None,
             missing=self.missing,
             implicit_intercept=bool(self.fit_intercept),
+            check_x=check_x,
         )
 
     # -- Dask input → Design (chunks stay distributed; see dask_backend) -----------------
@@ -392,6 +401,10 @@ class _BaseGLM(BaseEstimator):
         else:
             self.start_ = "mustart"
             gram, rhs = objective.initial_wls()
+            if not (np.isfinite(np.diag(gram)).all() and np.isfinite(rhs).all()):
+                # X's NaN/inf check was left to this first full pass (a finite subsample
+                # start would have proved X finite as well: its Gram is full-data too).
+                require_finite_x(design)
             kept = self._check_rank(design, gram)
             if len(kept) < design.X.shape[1]:
                 passes = objective.n_passes
