@@ -1023,8 +1023,8 @@ class GLM(RegressorMixin, _BaseGLM):
         Passes over X the fit made (start, evaluations, rank check).
     start_ : {"mustart", "subsample"}
         Where the solver started: R's first IRLS iteration from ``mustart`` (one pass over X),
-        or, with 500,000 rows or more in memory, an IRLS fit on a spread-out subsample of a
-        tenth of the rows, 50,000 to 100,000 (see :mod:`newtonglm.start`), whose passes are
+        or, with 200,000 rows or more in memory, an IRLS fit on a spread-out subsample of a
+        tenth of the rows, 20,000 to 100,000 (see :mod:`newtonglm.start`), whose passes are
         not counted in
         ``n_passes_``. Either way the result is the full-data maximum-likelihood estimate.
     convergence_order_, convergence_rate_ : float
