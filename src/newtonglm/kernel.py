@@ -5,7 +5,8 @@ needs — the deviance, Pearson's χ², the score Xᵀ r and the Fisher informat
 memory a pass needs is bounded by one block, not by the number of rows. For the canonical
 families (binomial-logit, Poisson-log, Gaussian-identity) a block is one call into the compiled
 kernel ``newtonglm._gram.glm_pass``: η, the per-row weights and deviance (its own vectorised
-exp and log) and the Gram, chunk by cache-sized chunk, in one read of the block. Otherwise the
+exp and log) and the Gram (register tiles; for a wide block a packed BLAS-style micro-kernel),
+chunk by cache-sized chunk, in one read of the block. Otherwise the
 per-row part is NumPy and Xᵀ W X comes from the compiled Gram (register tiles, W applied on
 the fly, no scaled copy) or, where it cannot read the block or was not built, from a BLAS
 ``syrk`` of √W·X written into one reused block buffer (see :class:`_Gram`). Deviance and
