@@ -384,3 +384,15 @@ def test_compiled_start_matches_numpy(
             kernel._fused_code = fused  # type: ignore[assignment]
         np.testing.assert_allclose(gram, ref_gram, rtol=RTOL, atol=1e-12 * np.abs(ref_gram).max())
         np.testing.assert_allclose(rhs, ref_rhs, rtol=RTOL, atol=1e-12 * np.abs(ref_rhs).max())
+
+
+def test_blocks_wider_than_the_packed_kernel() -> None:
+    """Past PACKED_MAX_COLS a C-ordered block goes to BLAS and a Fortran one to the tiles."""
+    assert kernel._compiled is not None
+    p = kernel._compiled.PACKED_MAX_COLS + 6
+    X, y, coef = _data("binomial", 1500, p, seed=3, scale=0.02)
+    sums = []
+    for X_ in (X, np.asfortranarray(X)):
+        M = DenseMatrix(X_, intercept=True)
+        sums.append(kernel.pass_sums(M, y, np.ones(y.size), None, coef, Binomial()))
+    _assert_same(sums[0], sums[1])

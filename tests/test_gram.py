@@ -76,6 +76,10 @@ def test_layouts_the_compiled_kernel_cannot_read_use_blas(layout: str) -> None:
     assert kernel._compiled_layout(xb) == (layout in ("F", "C"))
     wide = np.zeros((10, 300))
     assert kernel._compiled_layout(wide) and kernel._compiled_layout(np.asfortranarray(wide))
+    assert kernel._compiled is not None
+    widest = np.zeros((2, kernel._compiled.PACKED_MAX_COLS + 1))  # the packed kernel's limit
+    assert not kernel._compiled_layout(widest)
+    assert kernel._compiled_layout(np.asfortranarray(widest))  # the tiles read it as it is
     sw = rng.uniform(0.5, 1.5, size=xb.shape[0])
     c = rng.normal(size=xb.shape[0])
     compiled, reference = _both_paths(xb, sw, c, True)

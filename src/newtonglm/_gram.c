@@ -709,11 +709,15 @@ static size_t packed_scratch(Py_ssize_t p, int o)
    rows the packing transposes) 96 columns 302 vs 393 ns, 64: level. */
 #define PACKED_MIN_ROW_MAJOR 32
 #define PACKED_MIN_COL_MAJOR 80
+/* Widest block it takes: its padded (d + 8)^2 sum is scratch of every call (8.5 MiB at 1,024
+   columns). Wider column-major blocks take the tiles; newtonglm.kernel sends wider row-major
+   blocks to BLAS (module constant PACKED_MAX_COLS). */
+#define PACKED_MAX_COLS 1024
 static int use_packed(int kernel, int col_major, Py_ssize_t p)
 {
     if (kernel >= 0)
         return kernel;
-    return p >= (col_major ? PACKED_MIN_COL_MAJOR : PACKED_MIN_ROW_MAJOR);
+    return p >= (col_major ? PACKED_MIN_COL_MAJOR : PACKED_MIN_ROW_MAJOR) && p <= PACKED_MAX_COLS;
 }
 
 /* The pass over one block through packed chunks. PACK_FUSED: eta from coef (coef has the
@@ -1205,4 +1209,12 @@ static struct PyModuleDef module = {
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__gram(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__gram(void)
+{
+    PyObject *mod = PyModule_Create(&module);
+    if (mod && PyModule_AddIntConstant(mod, "PACKED_MAX_COLS", PACKED_MAX_COLS) < 0) {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}

@@ -3,6 +3,9 @@
 import numpy as np
 from numpy.typing import NDArray
 
+#: Widest block the packed kernel takes by default (wider row-major blocks go to BLAS).
+PACKED_MAX_COLS: int
+
 def wgram(
     A: NDArray[np.float64],
     w: NDArray[np.float64],

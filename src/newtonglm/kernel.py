@@ -122,11 +122,17 @@ def _lower_triangle(d: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _compiled_layout(xb: FloatArray) -> bool:
-    """Whether the compiled kernel can read ``xb``: a column-major or row-major block.
+    """Whether the compiled kernel should take ``xb``: a column-major or row-major block.
 
-    (See :func:`~newtonglm.matrix.block_layout`; other strides take the BLAS path.)
+    (See :func:`~newtonglm.matrix.block_layout`; other strides take the BLAS path.) A
+    row-major block wider than the packed kernel takes (``PACKED_MAX_COLS``, 1,024 columns)
+    goes to BLAS too: the tiles would have to transpose it, which stopped paying at ~120
+    columns.
     """
-    return block_layout(xb) is not None
+    layout = block_layout(xb)
+    if layout == "C" and _compiled is not None:
+        return xb.shape[1] <= _compiled.PACKED_MAX_COLS
+    return layout is not None
 
 
 class _Gram:
