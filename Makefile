@@ -1,6 +1,6 @@
 # Two commands set up a fresh machine: `make demo` and `make test`. Both create .venv on first
 # use and reinstall (which also compiles the C kernel) only when pyproject.toml, setup.py or
-# src/newtonglm/_gram.c changed (the stamp file tracks that).
+# the kernel's C sources (src/newtonglm/_gram*) changed (the stamp file tracks that).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml setup.py src/newtonglm/_gram.c
+$(STAMP): pyproject.toml setup.py $(wildcard src/newtonglm/_gram*.c src/newtonglm/_gram*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,plot]"

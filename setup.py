@@ -36,6 +36,12 @@ setup(
         Extension(
             "newtonglm._gram",
             sources=["src/newtonglm/_gram.c"],
+            depends=[
+                "src/newtonglm/_gram_simd.h",
+                "src/newtonglm/_gram_tiles.h",
+                "src/newtonglm/_gram_rows.h",
+                "src/newtonglm/_gram_packed.h",
+            ],
             extra_compile_args=["-O3", "-Wno-psabi"],
             optional=True,
         )
