@@ -179,7 +179,7 @@ static int use_packed(int kernel, int col_major, Py_ssize_t p)
 /* The pass over one block through packed chunks. PACK_FUSED: eta from coef (coef has the
    intercept first when o), W and U by glm_rows; PACK_START: R's start; PACK_GIVEN: W and U
    are Wg and Ug (the Gram alone, for the families that keep the NumPy per-row part). G (upper
-   triangle, ldg) and S may each be NULL. */
+   triangle, ldg) and S may each be NULL; S only with U (Ug, in PACK_GIVEN). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
@@ -200,15 +200,14 @@ static void packed_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_
     for (Py_ssize_t s = 0; s < m; s += kc) {
         Py_ssize_t r = m - s < kc ? m - s : kc;
         /* Xp = [1 | A's rows], and eta = Xp bp + offset, in the one read of the chunk */
-        for (Py_ssize_t i = 0; i < r; i++)
+        for (Py_ssize_t i = 0; i < r; i++) {
+            double *xr = Xp + i * ldp;
+            memset(xr + q, 0, (size_t)(ldp - q) * sizeof(double));
+            if (o)
+                xr[0] = 1.0;
             eta[i] = (o ? bp[0] : 0.0) + (off && mode == PACK_FUSED ? off[s + i] : 0.0);
+        }
         if (col_major) {
-            for (Py_ssize_t i = 0; i < r; i++) {
-                double *xr = Xp + i * ldp;
-                memset(xr + q, 0, (size_t)(ldp - q) * sizeof(double));
-                if (o)
-                    xr[0] = 1.0;
-            }
             for (Py_ssize_t j = 0; mode == PACK_FUSED && j < p; j++) {
                 const double *c = A + j * ld + s;
                 double bj = bp[o + j];
@@ -221,9 +220,6 @@ static void packed_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_
             for (Py_ssize_t i = 0; i < r; i++) {
                 const double *row = A + (s + i) * ld;
                 double *xr = Xp + i * ldp;
-                memset(xr + q, 0, (size_t)(ldp - q) * sizeof(double));
-                if (o)
-                    xr[0] = 1.0;
                 v8d acc = {0};
                 for (Py_ssize_t j = 0; j < p8; j += 8) {
                     v8d v = load8(row + j);
@@ -247,7 +243,7 @@ static void packed_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_
             start_rows(fam, y + s, w ? w + s : NULL, off ? off + s : NULL, r, Wc, Uc);
         } else {
             W = Wg + s;
-            U = Ug ? Ug + s : NULL;
+            U = Ug ? Ug + s : NULL; /* NULL only with S NULL */
         }
         /* Wp = W_i Xp_i, and the score S += U_i Xp_i */
         for (Py_ssize_t i = 0; i < r; i++) {
@@ -255,7 +251,7 @@ static void packed_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_
             double *wr = Wp + i * ldp;
             for (Py_ssize_t j = 0; G && j < ldp; j += 8)
                 store8(wr + j, W[i] * load8(xr + j));
-            for (Py_ssize_t j = 0; S && U && j < ldp; j += 8)
+            for (Py_ssize_t j = 0; S && j < ldp; j += 8)
                 store8(Sp + j, load8(Sp + j) + U[i] * load8(xr + j));
         }
         if (G)
@@ -264,7 +260,7 @@ static void packed_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_
     for (Py_ssize_t a = 0; G && a < q; a++)
         for (Py_ssize_t b = a; b < q; b++)
             G[b * ldg + a] += Gp[a * ldp + b];
-    for (Py_ssize_t a = 0; S && (mode != PACK_GIVEN || Ug) && a < q; a++)
+    for (Py_ssize_t a = 0; S && a < q; a++)
         S[a] += Sp[a];
 }
 

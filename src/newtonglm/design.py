@@ -158,6 +158,14 @@ def _describe_nonfinite(X: FloatArray, names: Sequence[str]) -> str:
     return ", ".join(cols[:10]) + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
 
 
+def _x_part(X: FloatArray, names: Sequence[str], implicit_intercept: bool) -> str:
+    """The message's part on X: its columns holding NaN/inf, by name.
+
+    ``names`` leads with the intercept's name when the intercept is implicit (not in X).
+    """
+    return "X columns " + _describe_nonfinite(X, names[1:] if implicit_intercept else names)
+
+
 def _nonfinite_error(n_bad: int, n: int, parts: list[str]) -> MissingValueError:
     return MissingValueError(
         f"input contains NaN or inf in {n_bad} of {n} rows: "
@@ -180,9 +188,8 @@ def require_finite_x(design: Design) -> None:
     X = design.X.data
     bad = nonfinite_rows(X)
     if bad.any():
-        names = design.names[1:] if design.X.intercept else design.names
         raise _nonfinite_error(
-            int(bad.sum()), X.shape[0], ["X columns " + _describe_nonfinite(X, names)]
+            int(bad.sum()), X.shape[0], [_x_part(X, design.names, design.X.intercept)]
         )
 
 
@@ -256,7 +263,8 @@ def finalize(
             )
 
     defer = not check_x and missing == "raise" and isinstance(X, np.ndarray) and X.ndim == 2
-    bad = np.zeros(n, dtype=bool) if defer else nonfinite_rows(X)
+    x_bad = np.zeros(n, dtype=bool) if defer else nonfinite_rows(X)
+    bad = x_bad.copy()
     for arr in arrays.values():
         bad |= ~np.isfinite(arr)
     if bad.any():
@@ -277,14 +285,10 @@ def finalize(
                     "missing='drop'."
                 )
         else:
-            if defer:
-                bad |= nonfinite_rows(X)  # the message counts every bad row
-            parts = []
-            if nonfinite_rows(X).any():
-                parts.append(
-                    "X columns "
-                    + _describe_nonfinite(X, names[1:] if implicit_intercept else names)
-                )
+            if defer:  # the message names X's columns and counts every bad row
+                x_bad = nonfinite_rows(X)
+                bad |= x_bad
+            parts = [_x_part(X, names, implicit_intercept)] if x_bad.any() else []
             for label, arr in arrays.items():
                 k = int((~np.isfinite(arr)).sum())
                 if k:
