@@ -78,7 +78,8 @@ static void glm_rows_block(int fam, const double *eta, const double *y, const do
 
 /* The fused pass over one block. A is column-major (ld = distance between columns) or
    row-major (ld = distance between rows; each chunk is transposed into T first). scratch
-   holds 3 CHUNK doubles (eta, W, U of a chunk). G (Gram, upper triangle, leading dimension
+   holds 3 CHUNK doubles (eta, W, U of a chunk), then tiles_scratch(p) for T and the tiles'
+   accumulators. G (Gram, upper triangle, leading dimension
    ldg) and S (score) may each be NULL; wout, if given, receives W of every row. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -86,11 +87,12 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m, Py_ssize_t p,
                      const double *beta, double b0, const double *off, const double *y,
                      const double *w, int fam, double *G, Py_ssize_t ldg, double *S, int o,
-                     double *wout, sums_t *sums, double *scratch, double *T, int start)
+                     double *wout, sums_t *sums, double *scratch, int start)
 {
     double *eta = scratch, *W = scratch + CHUNK, *U = scratch + 2 * CHUNK;
-    Py_ssize_t step = col_major ? CHUNK : transposed_rows(p);
-    Py_ssize_t ldt = step + 8; /* see wgram_rows */
+    v8d *Gv;
+    double *T = tiles_setup(scratch + 3 * CHUNK, p, col_major, &Gv);
+    Py_ssize_t step = tile_rows(p, col_major), ldt = transposed_ld(p);
     for (Py_ssize_t s = 0; s < m; s += step) {
         Py_ssize_t r = m - s < step ? m - s : step;
         const double *C;
@@ -99,17 +101,13 @@ static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m
             C = A + s;
             ldc = ld;
         } else {
-            for (Py_ssize_t i = 0; i < r; i++) {
-                const double *row = A + (s + i) * ld;
-                for (Py_ssize_t j = 0; j < p; j++)
-                    T[j * ldt + i] = row[j];
-            }
+            transpose_rows(A + s * ld, ld, r, p, T, ldt);
             C = T;
             ldc = ldt;
         }
         if (start) { /* R's start: W and U from y alone, no eta */
             start_rows(fam, y + s, w ? w + s : NULL, off ? off + s : NULL, r, W, U);
-            chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o);
+            chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o, Gv);
             continue;
         }
         for (Py_ssize_t i = 0; i < r; i++)
@@ -123,8 +121,10 @@ static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m
         glm_rows(fam, eta, y + s, w ? w + s : NULL, r, W, U, sums);
         if (wout)
             memcpy(wout + s, W, (size_t)r * sizeof(double));
-        chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o);
+        chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o, Gv);
     }
+    if (Gv)
+        chunk_reduce(Gv, p, G, ldg, S, o);
 }
 
 #include "_gram_packed.h"
@@ -284,20 +284,17 @@ static PyObject *py_wgram(PyObject *self, PyObject *args)
                         scratch);
             Py_END_ALLOW_THREADS
             PyMem_RawFree(scratch);
-        } else if (col_major) {
-            Py_BEGIN_ALLOW_THREADS
-            wgram(ap, ld, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL, intercept);
-            Py_END_ALLOW_THREADS
         } else {
-            double *T = PyMem_RawMalloc((size_t)((transposed_rows(p) + 8) * p) * sizeof(double));
-            if (T == NULL) {
+            double *scratch = PyMem_RawMalloc(tiles_scratch(p, col_major) * sizeof(double));
+            if (scratch == NULL) {
                 PyErr_NoMemory();
                 goto done;
             }
             Py_BEGIN_ALLOW_THREADS
-            wgram_rows(ap, ld, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL, intercept, T);
+            wgram(ap, ld, col_major, m, p, wp, up, gp, q, up ? gp + (q - 1) * q : NULL,
+                  intercept, scratch);
             Py_END_ALLOW_THREADS
-            PyMem_RawFree(T);
+            PyMem_RawFree(scratch);
         }
     }
     result = Py_None;
@@ -428,9 +425,8 @@ static PyObject *py_glm_pass(PyObject *self, PyObject *args)
         Py_END_ALLOW_THREADS
         result = sums_result(&s);
     } else {
-        Py_ssize_t ct = col_major ? 0 : transposed_rows(p);
-        size_t n_scratch = 3 * (size_t)CHUNK + (col_major ? 0 : (size_t)((ct + 8) * p));
-        scratch = PyMem_RawMalloc(n_scratch * sizeof(double));
+        scratch = PyMem_RawMalloc((3 * (size_t)CHUNK + tiles_scratch(p, col_major)) *
+                                  sizeof(double));
         if (scratch == NULL) {
             PyErr_NoMemory();
             goto done;
@@ -444,7 +440,7 @@ static PyObject *py_glm_pass(PyObject *self, PyObject *args)
                  (intercept && !start) ? cp[0] : 0.0,
                  off.obj ? off.buf : NULL, y.buf, w.obj ? w.buf : NULL, fam,
                  g.obj ? g.buf : NULL, ldg, sv.obj ? sv.buf : NULL, intercept,
-                 wout.obj ? wout.buf : NULL, &s, scratch, scratch + 3 * CHUNK, start);
+                 wout.obj ? wout.buf : NULL, &s, scratch, start);
         Py_END_ALLOW_THREADS
         result = sums_result(&s);
     }

@@ -20,7 +20,6 @@
 #define PACK_BYTES (1024 * 1024) /* Xp and Wp of one chunk together */
 #define KR 128
 
-INLINE void store8(double *p, v8d v) { memcpy(p, &v, sizeof v); }
 
 /* Separate functions (a call per KR rows): inlined into packed_pass, GCC loads the eight Wp
    entries as one vector and broadcasts each lane by a permute, on a port the FMAs need. */
@@ -79,59 +78,6 @@ INLINE void packed_gram(const double *Wp, const double *Xp, Py_ssize_t ldp, Py_s
                 }
             }
     }
-}
-
-#if defined(__clang__)
-#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#else
-#define SHUF(a, b, ...) __builtin_shuffle(a, b, (v8l){__VA_ARGS__})
-#endif
-
-/* T[i][j] = C[j][i] for a column-major r x p chunk C (columns ld apart) into rows of T (ldt
-   apart): 8 x 8 blocks transposed in registers (three rounds of two-vector shuffles), so the
-   row-major side is written a vector at a time. */
-INLINE void transpose_chunk(const double *C, Py_ssize_t ld, Py_ssize_t r, Py_ssize_t p,
-                            double *T, Py_ssize_t ldt)
-{
-    Py_ssize_t r8 = r & ~(Py_ssize_t)7, p8 = p & ~(Py_ssize_t)7;
-    for (Py_ssize_t i = 0; i < r8; i += 8)
-        for (Py_ssize_t j = 0; j < p8; j += 8) {
-            const double *c = C + j * ld + i;
-            v8d c0 = load8(c), c1 = load8(c + ld), c2 = load8(c + 2 * ld),
-                c3 = load8(c + 3 * ld), c4 = load8(c + 4 * ld), c5 = load8(c + 5 * ld),
-                c6 = load8(c + 6 * ld), c7 = load8(c + 7 * ld);
-            v8d t0 = SHUF(c0, c1, 0, 8, 2, 10, 4, 12, 6, 14);
-            v8d t1 = SHUF(c0, c1, 1, 9, 3, 11, 5, 13, 7, 15);
-            v8d t2 = SHUF(c2, c3, 0, 8, 2, 10, 4, 12, 6, 14);
-            v8d t3 = SHUF(c2, c3, 1, 9, 3, 11, 5, 13, 7, 15);
-            v8d t4 = SHUF(c4, c5, 0, 8, 2, 10, 4, 12, 6, 14);
-            v8d t5 = SHUF(c4, c5, 1, 9, 3, 11, 5, 13, 7, 15);
-            v8d t6 = SHUF(c6, c7, 0, 8, 2, 10, 4, 12, 6, 14);
-            v8d t7 = SHUF(c6, c7, 1, 9, 3, 11, 5, 13, 7, 15);
-            v8d u0 = SHUF(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
-            v8d u2 = SHUF(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
-            v8d u1 = SHUF(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
-            v8d u3 = SHUF(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
-            v8d u4 = SHUF(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
-            v8d u6 = SHUF(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
-            v8d u5 = SHUF(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
-            v8d u7 = SHUF(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
-            double *t = T + i * ldt + j;
-            store8(t, SHUF(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11));
-            store8(t + ldt, SHUF(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11));
-            store8(t + 2 * ldt, SHUF(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11));
-            store8(t + 3 * ldt, SHUF(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11));
-            store8(t + 4 * ldt, SHUF(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15));
-            store8(t + 5 * ldt, SHUF(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15));
-            store8(t + 6 * ldt, SHUF(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15));
-            store8(t + 7 * ldt, SHUF(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15));
-        }
-    for (Py_ssize_t j = p8; j < p; j++) /* the last columns and rows one by one */
-        for (Py_ssize_t i = 0; i < r8; i++)
-            T[i * ldt + j] = C[j * ld + i];
-    for (Py_ssize_t i = r8; i < r; i++)
-        for (Py_ssize_t j = 0; j < p; j++)
-            T[i * ldt + j] = C[j * ld + i];
 }
 
 typedef enum { PACK_FUSED, PACK_START, PACK_GIVEN } pack_mode;

@@ -89,4 +89,87 @@ INLINE v8d vlog(v8d x)
     return sel(x < __builtin_inf(), res, x);
 }
 
+INLINE void store8(double *p, v8d v) { memcpy(p, &v, sizeof v); }
+
+#if defined(__clang__)
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (v8l){__VA_ARGS__})
+#endif
+
+/* The 8 x 8 block at S (rows ls apart) transposed into D (rows ld apart), in registers:
+   three rounds of two-vector shuffles, so both sides are read and written a vector at a
+   time. */
+INLINE void transpose8(const double *S, Py_ssize_t ls, double *D, Py_ssize_t ld)
+{
+    v8d c0 = load8(S), c1 = load8(S + ls), c2 = load8(S + 2 * ls), c3 = load8(S + 3 * ls),
+        c4 = load8(S + 4 * ls), c5 = load8(S + 5 * ls), c6 = load8(S + 6 * ls),
+        c7 = load8(S + 7 * ls);
+    v8d t0 = SHUF(c0, c1, 0, 8, 2, 10, 4, 12, 6, 14);
+    v8d t1 = SHUF(c0, c1, 1, 9, 3, 11, 5, 13, 7, 15);
+    v8d t2 = SHUF(c2, c3, 0, 8, 2, 10, 4, 12, 6, 14);
+    v8d t3 = SHUF(c2, c3, 1, 9, 3, 11, 5, 13, 7, 15);
+    v8d t4 = SHUF(c4, c5, 0, 8, 2, 10, 4, 12, 6, 14);
+    v8d t5 = SHUF(c4, c5, 1, 9, 3, 11, 5, 13, 7, 15);
+    v8d t6 = SHUF(c6, c7, 0, 8, 2, 10, 4, 12, 6, 14);
+    v8d t7 = SHUF(c6, c7, 1, 9, 3, 11, 5, 13, 7, 15);
+    v8d u0 = SHUF(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8d u2 = SHUF(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8d u1 = SHUF(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8d u3 = SHUF(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8d u4 = SHUF(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8d u6 = SHUF(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8d u5 = SHUF(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8d u7 = SHUF(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+    store8(D, SHUF(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(D + ld, SHUF(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(D + 2 * ld, SHUF(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(D + 3 * ld, SHUF(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(D + 4 * ld, SHUF(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15));
+    store8(D + 5 * ld, SHUF(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15));
+    store8(D + 6 * ld, SHUF(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15));
+    store8(D + 7 * ld, SHUF(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15));
+}
+
+/* T[i][j] = C[j][i] for a column-major r x p chunk C (columns ld apart) into rows of T (ldt
+   apart), by 8 x 8 blocks. */
+INLINE void transpose_chunk(const double *C, Py_ssize_t ld, Py_ssize_t r, Py_ssize_t p,
+                            double *T, Py_ssize_t ldt)
+{
+    Py_ssize_t r8 = r & ~(Py_ssize_t)7, p8 = p & ~(Py_ssize_t)7;
+    for (Py_ssize_t i = 0; i < r8; i += 8)
+        for (Py_ssize_t j = 0; j < p8; j += 8)
+            transpose8(C + j * ld + i, ld, T + i * ldt + j, ldt);
+    for (Py_ssize_t j = p8; j < p; j++) /* the last columns and rows one by one */
+        for (Py_ssize_t i = 0; i < r8; i++)
+            T[i * ldt + j] = C[j * ld + i];
+    for (Py_ssize_t i = r8; i < r; i++)
+        for (Py_ssize_t j = 0; j < p; j++)
+            T[i * ldt + j] = C[j * ld + i];
+}
+
+/* The other way: a row-major r x p chunk A (rows ld apart) into the columns of T (ldt apart),
+   eight whole rows at a time, so that A is read once, in order, as it streams in from
+   memory. A 10,000 x 10 chunk in cache: 0.35 ns an element, against 0.62 element by element;
+   from memory (1,000,000 x 20) 0.8 against 1.1, mostly the read itself. */
+INLINE void transpose_rows(const double *A, Py_ssize_t ld, Py_ssize_t r, Py_ssize_t p,
+                           double *T, Py_ssize_t ldt)
+{
+    Py_ssize_t r8 = r & ~(Py_ssize_t)7, p8 = p & ~(Py_ssize_t)7;
+    for (Py_ssize_t i = 0; i < r8; i += 8) {
+        const double *a = A + i * ld;
+        for (Py_ssize_t j = 0; j < p8; j += 8)
+            transpose8(a + j, ld, T + j * ldt + i, ldt);
+        if (p8 < p && p >= 8) /* the last 8 columns again, overlapping the ones done */
+            transpose8(a + p - 8, ld, T + (p - 8) * ldt + i, ldt);
+        else
+            for (Py_ssize_t j = p8; j < p; j++)
+                for (Py_ssize_t k = 0; k < 8; k++)
+                    T[j * ldt + i + k] = a[k * ld + j];
+    }
+    for (Py_ssize_t i = r8; i < r; i++)
+        for (Py_ssize_t j = 0; j < p; j++)
+            T[j * ldt + i] = A[i * ld + j];
+}
+
 #endif /* NEWTONGLM__GRAM_SIMD_H */

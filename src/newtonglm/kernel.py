@@ -143,7 +143,7 @@ class _Gram:
 
     - compiled (``newtonglm._gram``; blocks of a Fortran- or C-ordered X): one read of the
       block, no scaled copy. Narrow blocks: 4 x 4 tiles of the result in vector registers over
-      2048-row chunks, W applied on the fly (2x faster than the BLAS path below at d = 20: 22
+      chunks that stay in L1, W applied on the fly (2x faster than the BLAS path below at d = 20: 22
       vs 46 ms per 1,000,000 rows of a Fortran X, 32 vs 60 of a C X). Wide blocks (from 32
       columns row-major, 80 column-major): chunks packed row-major and a BLAS-style register
       micro-kernel, ~2x faster than ``syrk`` at d = 200, which also gains nothing from a
