@@ -538,10 +538,13 @@ decrement), statsmodels `GLM.fit(tol=...)` (IRLS, absolute deviance change), sci
 with `C=inf` / `alpha=0` and `max_iter=10000`, glum `gradient_tol` with `alpha=0`. *median s*:
 median wall time of `fit` over the fits made (at most {repeats}; *capped* means fewer, because
 another fit would have taken the library's time on that case past {budget:g} s), after one
-untimed warm-up fit on the first 1,000 rows; *min s*: the fastest of them. *peak extra
-MiB*: peak resident memory during a fit above the resident memory just before it, with the
-data already loaded (the kernel's peak counter `VmHWM` is reset through `/proc/self/clear_refs`
-before each fit); *× X* divides it by the size of X. *deviance − best*: every deviance is
+untimed warm-up fit on the first 1,000 rows and one metered fit (below) on all of them; the
+timed fits run back to back, as the limit row's passes do, and the metered fit counts as one
+of them only when it took at least 1 s; *min s*: the fastest of them. *peak extra MiB*: peak
+resident memory during the metered fit above the resident memory just before it, with the
+data already loaded (garbage collected and the kernel's peak counter `VmHWM` reset through
+`/proc/self/clear_refs` before it; the collection also evicts X from the caches, which is
+why that fit is not timed when it is short); *× X* divides it by the size of X. *deviance − best*: every deviance is
 computed by this script from the library's coefficients, D = 2 Σ (log(1 + e^η) − yη) or
 2 Σ (y log(y/μ) − (y − μ)), relative to the smallest in the case. *× statsmodels*,
 *× limit*: median time divided by statsmodels' and by the hardware limit row. *machine busy*:
