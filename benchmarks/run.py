@@ -539,24 +539,25 @@ with `C=inf` / `alpha=0` and `max_iter=10000`, glum `gradient_tol` with `alpha=0
 median wall time of `fit` over the fits made (at most {repeats}; *capped* means fewer, because
 another fit would have taken the library's time on that case past {budget:g} s), after one
 untimed warm-up fit on the first 1,000 rows and one metered fit (below) on all of them; the
-timed fits run back to back, as the limit row's passes do, and the metered fit counts as one
-of them only when it took at least 1 s; *min s*: the fastest of them. *peak extra MiB*: peak
-resident memory during the metered fit above the resident memory just before it, with the
-data already loaded (garbage collected and the kernel's peak counter `VmHWM` reset through
-`/proc/self/clear_refs` before it; the collection also evicts X from the caches, which is
-why that fit is not timed when it is short); *× X* divides it by the size of X. *deviance − best*: every deviance is
-computed by this script from the library's coefficients, D = 2 Σ (log(1 + e^η) − yη) or
-2 Σ (y log(y/μ) − (y − μ)), relative to the smallest in the case. *× statsmodels*,
-*× limit*: median time divided by statsmodels' and by the hardware limit row. *machine busy*:
-other processes kept more than {busy:g} cores busy during the timed fits (from /proc/stat), even
-after {retries} retr{retries_s}; those times are less reliable. *hardware limit*: newtonglm
-newton's iteration count × the median time of one blocked pass over an intercept-augmented,
-Fortran-ordered copy of X (η = Xβ, w(η), √w·X into a reused block buffer, BLAS `dsyrk`; the
-fastest of 2, 8 and 32 MiB blocks, scipy's or NumPy's BLAS, one thread or the blocks split
-over every CPU with single-threaded BLAS in each), measured in the same run. Sparse case: CSR for
-newtonglm (taken as it is; its one-off split into 5 dense and 1,000 sparse columns is inside
-the timed fit) and scikit-learn, CSC for glum (converted before the timer); statsmodels takes
-dense arrays only, so it is not run on it rather than densifying 1,000,000 × 1,005 (8 GB)."""
+timed fits run back to back, as the limit row's passes do, and the metered fit counts as one of
+them only when it took at least 1 s; *min s*: the fastest of them. *peak extra MiB*: peak
+resident memory during the metered fit above the resident memory just before it, with the data
+already loaded (garbage collected and the kernel's peak counter `VmHWM` reset through
+`/proc/self/clear_refs` before it; the collection also evicts X from the caches, which is why
+that fit is not timed when it is short); *× X* divides it by the size of X. *deviance − best*:
+every deviance is computed by this script from the library's coefficients, D = 2 Σ (log(1 +
+e^η) − yη) or 2 Σ (y log(y/μ) − (y − μ)), relative to the smallest in the case. *×
+statsmodels*, *× limit*: median time divided by statsmodels' and by the hardware limit row.
+*machine busy*: other processes kept more than {busy:g} cores busy during the timed fits (from
+/proc/stat), even after {retries} retr{retries_s}; those times are less reliable. *hardware
+limit*: newtonglm newton's iteration count × the median time of one blocked pass over an
+intercept-augmented, Fortran-ordered copy of X (η = Xβ, w(η), √w·X into a reused block buffer,
+BLAS `dsyrk`; the fastest of 2, 8 and 32 MiB blocks, scipy's or NumPy's BLAS, one thread or the
+blocks split over every CPU with single-threaded BLAS in each), measured in the same run.
+Sparse case: CSR for newtonglm (taken as it is; its one-off split into 5 dense and 1,000 sparse
+columns is inside the timed fit) and scikit-learn, CSC for glum (converted before the timer);
+statsmodels takes dense arrays only, so it is not run on it rather than densifying 1,000,000 ×
+1,005 (8 GB)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
