@@ -173,3 +173,66 @@ def test_finite_x_is_not_scanned_separately(monkeypatch: pytest.MonkeyPatch) -> 
     for n in (N_ROWS, 500):  # the subsample start, and R's start
         PoissonRegression().fit(X[:n], y[:n])
     assert calls == []
+
+
+# -- Poisson's intercept-only start ----------------------------------------------------------
+
+
+def test_poisson_small_data_start_at_the_intercept_only_estimate() -> None:
+    X, y = data("poisson", seed=8, n=5_000)  # below the subsample's size
+    model = PoissonRegression().fit(X, y)
+    assert model.start_ == "intercept"
+    assert model.n_passes_ == model.n_iter_ + 1  # the start's pass is the solver's first
+    assert_same_fit(model, reference("poisson", "log", X, y))
+    # The solver's first record is the intercept-only model: its deviance is the null deviance.
+    assert model.history_["deviance"].iloc[0] == pytest.approx(model.null_deviance_, rel=1e-12)
+
+
+def test_poisson_intercept_start_with_weights_and_offset_is_the_intercept_only_mle() -> None:
+    X, y = data("poisson", seed=9, n=5_000)
+    rng = np.random.default_rng(9)
+    w = rng.uniform(0.2, 3.0, y.size)
+    off = rng.normal(0.0, 0.5, y.size)
+    est = PoissonRegression()
+    design, _ = est._design_and_groups(X, y, w, off, None)
+    from newtonglm.objective import GLMObjective
+
+    first = start.intercept_start(est._family(), design, GLMObjective(est._family(), design))
+    assert first is not None
+    null = sm.GLM(
+        y, np.ones((y.size, 1)), family=sm.families.Poisson(), offset=off, var_weights=w
+    ).fit(tol=1e-13)
+    expected = np.zeros(X.shape[1] + 1)
+    expected[design.intercept_index] = null.params[0]
+    np.testing.assert_allclose(first.coef, expected, rtol=1e-12, atol=0)
+    model = PoissonRegression().fit(X, y, sample_weight=w, offset=off)
+    assert model.start_ == "intercept"
+    assert_same_fit(model, reference("poisson", "log", X, y, offset=off, var_weights=w))
+
+
+def test_other_fits_keep_r_start() -> None:
+    X, y = data("poisson", seed=10, n=5_000)
+    assert PoissonRegression(fit_intercept=False).fit(X, y).start_ == "mustart"
+    assert GLM(family="gaussian", link="log").fit(X, y + 1.0).start_ == "mustart"
+    Xb, yb = data("binomial", seed=10, n=5_000)
+    assert LogisticRegression().fit(Xb, yb).start_ == "mustart"
+
+
+def test_poisson_intercept_start_on_non_finite_x_still_names_the_column() -> None:
+    X, y = data("poisson", seed=11, n=5_000)
+    X[17, 2] = np.inf
+    with pytest.raises(MissingValueError, match=r"'x2' \(1 rows\)"):
+        PoissonRegression().fit(X, y)
+
+
+def test_poisson_aliased_column_dropped_fits_as_the_kept_columns_alone() -> None:
+    X, y = data("poisson", seed=12, n=5_000)
+    Xa = np.column_stack([X, X[:, 0] - X[:, 1]])
+    alone = PoissonRegression().fit(X, y)
+    with pytest.warns(Warning, match="aliased"):
+        dropped = PoissonRegression(on_rank_deficient="drop").fit(Xa, y)
+    assert dropped.start_ == "intercept"
+    # The same start and trajectory as the fit without the aliased column.
+    np.testing.assert_allclose(dropped.coef_[:4], alone.coef_, rtol=1e-13)
+    assert np.isnan(dropped.coef_[4])
+    assert dropped.n_iter_ == alone.n_iter_

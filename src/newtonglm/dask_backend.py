@@ -81,6 +81,8 @@ class DaskStats:
     #: Σ w and Σ w y.
     sum_weights: float
     sum_wy: float
+    #: Σ w e^offset (Σ w without an offset): the Poisson intercept-only start.
+    sum_w_exp_offset: float
     #: Log-likelihood of the saturated model (binomial and Poisson).
     saturated_loglik: float
     #: Σ log w over the rows with positive weight (the Gaussian log-likelihood).

@@ -86,6 +86,8 @@ def _block_stats(
     out["n_obs"] = int(positive.sum())
     out["sum_w"] = float(wb.sum())
     out["sum_wy"] = float(wb @ yb)
+    with np.errstate(over="ignore"):
+        out["sum_w_exp_offset"] = out["sum_w"] if ob is None else float(wb @ np.exp(ob))
     out["sum_log_w"] = float(np.log(wb[positive]).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         out["saturated"] = family.saturated_loglik(yb, wb) if family.fixed_scale else 0.0
@@ -186,6 +188,7 @@ def validate(
         n_obs=n_obs,
         sum_weights=float(total["sum_w"]),
         sum_wy=float(total["sum_wy"]),
+        sum_w_exp_offset=float(total["sum_w_exp_offset"]),
         saturated_loglik=float(total["saturated"]),
         sum_log_weights=float(total["sum_log_w"]),
     )

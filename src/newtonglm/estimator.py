@@ -44,10 +44,10 @@ from .exceptions import (
 )
 from .families import Binomial, Family, Poisson, get_family
 from .matrix import SparseMatrix, as_matrix
-from .objective import GLMObjective, solve_normal_equations
+from .objective import Evaluation, GLMObjective, solve_normal_equations
 from .separation import separating_columns
 from .solvers import SOLVERS, IterationRecord, StopReason, StopRule, get_solver
-from .start import subsample_start
+from .start import intercept_start, subsample_start
 from .summary import Summary
 
 __all__ = ["GLM", "LogisticRegression", "PoissonRegression"]
@@ -386,32 +386,7 @@ class _BaseGLM(BaseEstimator):
             family.check_y(design.y, design.response_name)
             self._check_design(design)
             options = self._cov_options(self.cov_type, codes)
-        objective = GLMObjective(family, design)
-        passes = 0
-        fit_design = design
-        # Large data: start from a fit on a subsample (fewer passes over X); its full-data
-        # Fisher information, clearly full rank, also settles the rank check.
-        start = subsample_start(family, design, objective)  # None for Dask and small data
-        if start is not None and start.hess is not None and rank.clearly_full_rank(start.hess):
-            self.start_ = "subsample"
-            self._rank_passes = 0
-            kept = list(range(design.X.shape[1]))
-            objective.prime(start)
-            coef0 = start.coef
-        else:
-            self.start_ = "mustart"
-            gram, rhs = objective.initial_wls()
-            if not (np.isfinite(np.diag(gram)).all() and np.isfinite(rhs).all()):
-                # X's NaN/inf check was left to this first full pass (a finite subsample
-                # start would have proved X finite as well: its Gram is full-data too).
-                require_finite_x(design)
-            kept = self._check_rank(design, gram)
-            if len(kept) < design.X.shape[1]:
-                passes = objective.n_passes
-                fit_design = _subset(design, kept)
-                objective = GLMObjective(family, fit_design)
-            # R's first iteration; for a subset of columns its normal equations are sub-blocks.
-            coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
+        objective, fit_design, kept, coef0, passes = self._start(family, design)
         solver = get_solver(self.solver, learning_rate=float(self.learning_rate))
         max_iter = solver.default_max_iter if self.max_iter is None else int(self.max_iter)
         stop = StopRule(tol=float(self.tol), max_iter=max_iter)
@@ -565,6 +540,73 @@ class _BaseGLM(BaseEstimator):
             )
         )
         return new
+
+    def _start(
+        self, family: Family, design: Design
+    ) -> tuple[GLMObjective, Design, list[int], FloatArray, int]:
+        """Where the solver starts, and the rank check on the way.
+
+        Returns the objective to minimise (on the kept columns), its design, the kept column
+        indices, the starting coefficients and the passes made by objectives left behind.
+        Sets ``start_`` and ``_rank_passes``. A start evaluated here (subsample or intercept)
+        is handed to the solver as its first evaluation (``GLMObjective.prime``).
+        """
+        objective = GLMObjective(family, design)
+        d = design.X.shape[1]
+
+        def usable(start: Evaluation | None) -> bool:
+            # Non-finite sums: X's NaN/inf check is left to R's start pass below.
+            return (
+                start is not None
+                and start.hess is not None
+                and bool(np.isfinite(start.deviance))
+                and bool(np.isfinite(start.hess).all())
+            )
+
+        # Large data: start from a fit on a subsample (fewer passes over X); its full-data
+        # Fisher information, clearly full rank, also settles the rank check. Otherwise R's
+        # start, whose pass makes that check.
+        start = subsample_start(family, design, objective)  # None for Dask and small data
+        self.start_ = "subsample"
+        if start is not None and not (
+            usable(start) and start.hess is not None and rank.clearly_full_rank(start.hess)
+        ):
+            start = None
+        if start is None:
+            # Poisson: the intercept-only estimate, a pass sooner than R's start.
+            start = intercept_start(family, design, objective)
+            self.start_ = "intercept"
+            if not usable(start):
+                start = None
+        if start is not None:
+            assert start.hess is not None
+            kept = self._check_rank(design, start.hess)
+        else:
+            self.start_ = "mustart"
+            gram, rhs = objective.initial_wls()
+            if not (np.isfinite(np.diag(gram)).all() and np.isfinite(rhs).all()):
+                # X's NaN/inf check was left to this first full pass (a finite subsample
+                # start would have proved X finite as well: its Gram is full-data too).
+                require_finite_x(design)
+            kept = self._check_rank(design, gram)
+        passes = 0
+        fit_design = design
+        if len(kept) < d:
+            passes = objective.n_passes
+            fit_design = _subset(design, kept)
+            objective = GLMObjective(family, fit_design)
+            # The start a fit of the kept columns alone makes.
+            if start is not None:
+                start = intercept_start(family, fit_design, objective)
+                if not usable(start):
+                    self.start_ = "mustart"
+                    return objective, fit_design, kept, objective.initial_coef(), passes
+        if start is not None:
+            objective.prime(start)
+            return objective, fit_design, kept, start.coef, passes
+        # R's first iteration; for a subset of columns its normal equations are sub-blocks.
+        coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
+        return objective, fit_design, kept, coef0, passes
 
     def _check_rank(self, design: Design, gram: FloatArray) -> list[int]:
         d = design.X.shape[1]
@@ -1021,12 +1063,14 @@ class GLM(RegressorMixin, _BaseGLM):
         Iterations taken. ``converged_`` : bool, whether the tolerance was met.
     n_passes_ : int
         Passes over X the fit made (start, evaluations, rank check).
-    start_ : {"mustart", "subsample"}
+    start_ : {"mustart", "subsample", "intercept"}
         Where the solver started: R's first IRLS iteration from ``mustart`` (one pass over X),
         or, with 200,000 rows or more in memory, an IRLS fit on a spread-out subsample of a
         tenth of the rows, 20,000 to 100,000 (see :mod:`newtonglm.start`), whose passes are
-        not counted in
-        ``n_passes_``. Either way the result is the full-data maximum-likelihood estimate.
+        not counted in ``n_passes_``, or, for a smaller Poisson (log link) fit with an
+        intercept, the intercept-only estimate (no pass of its own). Whenever the start's
+        full-data Fisher information is not clearly full rank, R's start is used. Either way
+        the result is the full-data maximum-likelihood estimate.
     convergence_order_, convergence_rate_ : float
         Empirical order q = log(e_{k+1}/e_k) / log(e_k/e_{k-1}) and linear rate e_{k+1}/e_k
         of the score's max-norm over the final iterations (NaN when too few iterations).

@@ -1,4 +1,4 @@
-"""Starting values for large data: an IRLS fit on a subsample of the rows.
+"""Starting values: an IRLS fit on a subsample (large data); Poisson's intercept-only estimate.
 
 R's start (``mustart``, one weighted least-squares pass over X) lands a few Newton steps away
 from the maximum-likelihood estimate, and every step costs a pass over all of X. On a large
@@ -11,6 +11,11 @@ The subsample only chooses where the solver starts; the solver, its stopping rul
 reported number come from the full data. Whenever the subsample could mislead (it is not
 clearly full rank, its fit fails or touches the edge of the mean's range, as under separation),
 :func:`subsample_start` returns None and the fit uses R's start.
+
+Below the subsample's size a Poisson fit with an intercept starts instead from the
+intercept-only estimate, ``log(Σ w y / Σ w e^offset)`` in closed form: the solver's first
+evaluation is then the only pass before the first Newton step, where R's start needs its own
+pass and lands no closer for the log link (:func:`intercept_start`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import numpy as np
 
 from . import rank
 from .design import Design
-from .families import Family
+from .families import Family, Poisson
+from .links import LogLink
 from .matrix import DenseMatrix, SparseMatrix
 from .objective import Evaluation, GLMObjective, solve_normal_equations
 from .solvers.base import StopRule
@@ -31,6 +37,7 @@ __all__ = [
     "MAX_SAMPLE_ROWS",
     "MIN_ROWS_PER_SAMPLED",
     "SAMPLE_ROWS",
+    "intercept_start",
     "subsample_rows",
     "subsample_start",
 ]
@@ -110,3 +117,43 @@ def subsample_start(family: Family, design: Design, objective: GLMObjective) -> 
         return None
     del sub, sub_objective  # release the subsample's copy of X before the full passes
     return objective.evaluate(result.coef)
+
+
+def intercept_start(family: Family, design: Design, objective: GLMObjective) -> Evaluation | None:
+    """Poisson (log link) with an intercept: the full objective at the intercept-only estimate.
+
+    The intercept-only maximum-likelihood estimate has a closed form, log(Σ w y / Σ w e^offset)
+    (other coefficients 0), so the first pass over X is already the solver's first evaluation
+    (deviance, score, Fisher information; counted in ``objective.n_passes``). Measured on the
+    benchmark's Poisson data, 10,000 x 10 and 100,000 x 20: 4 Newton iterations from either
+    start, 5 passes instead of 6. The binomial family keeps R's start: from its intercept-only
+    estimate a logistic fit needed more iterations (10,000 x 10: 2 -> 4, 4 -> 5 passes). A Dask
+    design takes the two sums from its validation pass (the same start, no extra pass).
+
+    None (R's start is used) for other families or links, without an intercept, or when the
+    estimate is not finite (every count 0, or Σ w e^offset overflows).
+    """
+    if not (
+        isinstance(family, Poisson)
+        and isinstance(family.link, LogLink)
+        and design.intercept_index is not None
+    ):
+        return None
+    X = design.X
+    stats = getattr(X, "stats", None)  # a Dask design's sums from its validation pass
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if stats is not None:
+            total, exposure = stats.sum_wy, stats.sum_w_exp_offset
+        elif isinstance(X, (DenseMatrix, SparseMatrix)):
+            w = design.weights
+            total = float(np.dot(w, design.y))
+            offset = design.offset
+            exposure = float(w.sum() if offset is None else np.dot(w, np.exp(offset)))
+        else:
+            return None
+        b0 = float(np.log(total) - np.log(exposure))
+    if not (total > 0.0 and np.isfinite(b0)):
+        return None
+    coef = np.zeros(X.shape[1])
+    coef[design.intercept_index] = b0
+    return objective.evaluate(coef)
