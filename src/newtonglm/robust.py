@@ -36,7 +36,7 @@ from typing import get_args
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import linalg
+from scipy.linalg import lapack
 
 from . import kernel
 from ._typing import CovType, FloatArray, Information
@@ -118,11 +118,20 @@ def weighted_gram(X: FloatArray | DenseMatrix | SparseMatrix, weights: FloatArra
 
 def inverse(information: FloatArray) -> FloatArray:
     """Inverse of a symmetric positive-definite matrix by Cholesky; NaN when it is not."""
-    d = information.shape[0]
-    try:
-        return np.asarray(linalg.cho_solve(linalg.cho_factor(information), np.eye(d)))
-    except (linalg.LinAlgError, ValueError):
-        return np.full((d, d), np.nan)
+    a = np.asarray(information, dtype=np.float64)
+    d = a.shape[0]
+    if d == 0:
+        return np.zeros((0, 0))
+    # LAPACK directly (potrf, then potri from the factor): scipy's cho_factor/cho_solve
+    # wrappers check and copy more than the inversion of a fit's small matrix costs.
+    if np.isfinite(a).all():
+        factor, info = lapack.dpotrf(a, lower=0, clean=0)
+        if info == 0:
+            inv, info = lapack.dpotri(factor, lower=0)
+            if info == 0:
+                upper = np.triu(inv)
+                return np.asarray(upper + np.triu(inv, 1).T)
+    return np.full((d, d), np.nan)
 
 
 def observed_information(
