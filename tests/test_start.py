@@ -213,6 +213,7 @@ def test_poisson_intercept_start_with_weights_and_offset_is_the_intercept_only_m
 def test_other_fits_keep_r_start() -> None:
     X, y = data("poisson", seed=10, n=5_000)
     assert PoissonRegression(fit_intercept=False).fit(X, y).start_ == "mustart"
+    assert PoissonRegression(solver="lbfgs").fit(X, y).start_ == "mustart"
     assert GLM(family="gaussian", link="log").fit(X, y + 1.0).start_ == "mustart"
     Xb, yb = data("binomial", seed=10, n=5_000)
     assert LogisticRegression().fit(Xb, yb).start_ == "mustart"

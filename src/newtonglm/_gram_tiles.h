@@ -146,6 +146,8 @@ INLINE void chunk(const double *A, Py_ssize_t lda, Py_ssize_t r, Py_ssize_t p,
         if (Gv) {
             gw[j + 1] += sw;
             gu[j + 1] += su;
+            if (r8 == r)
+                continue; /* no tail rows to add straight into G and S */
         } else {
             tw += hsum(sw);
             tu += hsum(su);

@@ -12,7 +12,7 @@ reported number come from the full data. Whenever the subsample could mislead (i
 clearly full rank, its fit fails or touches the edge of the mean's range, as under separation),
 :func:`subsample_start` returns None and the fit uses R's start.
 
-Below the subsample's size a Poisson fit with an intercept starts instead from the
+Below the subsample's size a Poisson fit with an intercept by Newton's method starts from the
 intercept-only estimate, ``log(Σ w y / Σ w e^offset)`` in closed form: the solver's first
 evaluation is then the only pass before the first Newton step, where R's start needs its own
 pass and lands no closer for the log link (:func:`intercept_start`).
