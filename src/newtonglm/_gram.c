@@ -79,8 +79,8 @@ static void glm_rows_block(int fam, const double *eta, const double *y, const do
 /* The fused pass over one block. A is column-major (ld = distance between columns) or
    row-major (ld = distance between rows; each chunk is transposed into T first). scratch
    holds 3 CHUNK doubles (eta, W, U of a chunk), then tiles_scratch(p) for T and the tiles'
-   accumulators. G (Gram, upper triangle, leading dimension
-   ldg) and S (score) may each be NULL; wout, if given, receives W of every row. */
+   accumulators. G (Gram, upper triangle, leading dimension ldg) and S (score) may each be
+   NULL; wout, if given, receives W of every row. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
@@ -89,22 +89,12 @@ static void glm_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m
                      const double *w, int fam, double *G, Py_ssize_t ldg, double *S, int o,
                      double *wout, sums_t *sums, double *scratch, int start)
 {
-    double *eta = scratch, *W = scratch + CHUNK, *U = scratch + 2 * CHUNK;
-    v8d *Gv;
-    double *T = tiles_setup(scratch + 3 * CHUNK, p, col_major, &Gv);
-    Py_ssize_t step = tile_rows(p, col_major), ldt = transposed_ld(p);
+    double *eta = scratch, *W = scratch + CHUNK, *U = scratch + 2 * CHUNK, *T = U + CHUNK;
+    v8d *Gv = tiles_setup(T, p, col_major);
+    Py_ssize_t step = tile_rows(p, col_major), ldc;
     for (Py_ssize_t s = 0; s < m; s += step) {
         Py_ssize_t r = m - s < step ? m - s : step;
-        const double *C;
-        Py_ssize_t ldc;
-        if (col_major) {
-            C = A + s;
-            ldc = ld;
-        } else {
-            transpose_rows(A + s * ld, ld, r, p, T, ldt);
-            C = T;
-            ldc = ldt;
-        }
+        const double *C = chunk_columns(A, ld, col_major, s, r, p, T, &ldc);
         if (start) { /* R's start: W and U from y alone, no eta */
             start_rows(fam, y + s, w ? w + s : NULL, off ? off + s : NULL, r, W, U);
             chunk(C, ldc, r, p, W, S ? U : NULL, G, ldg, S, o, Gv);

@@ -205,16 +205,29 @@ static size_t tiles_scratch(Py_ssize_t p, int col_major)
     return (col_major ? 0 : (size_t)(transposed_ld(p) * p)) + 8 * vacc_len(p) + 8;
 }
 
-/* T and the (zeroed) accumulators in scratch; Gv NULL for blocks too wide for them. */
-static double *tiles_setup(double *scratch, Py_ssize_t p, int col_major, v8d **Gv)
+/* The (zeroed) accumulators, after T in scratch; NULL for blocks too wide for them. */
+static v8d *tiles_setup(double *scratch, Py_ssize_t p, int col_major)
 {
+    if (!vacc_len(p))
+        return NULL;
     double *end = scratch + (col_major ? 0 : transposed_ld(p) * p);
-    *Gv = NULL;
-    if (vacc_len(p)) {
-        *Gv = (v8d *)(((size_t)end + 63) & ~(size_t)63);
-        memset(*Gv, 0, vacc_len(p) * sizeof(v8d));
+    v8d *Gv = (v8d *)(((size_t)end + 63) & ~(size_t)63);
+    memset(Gv, 0, vacc_len(p) * sizeof(v8d));
+    return Gv;
+}
+
+/* The r x p chunk of rows from s on, column-major with columns *ldc apart: in A itself, or
+   (a row-major A) transposed into T. */
+INLINE const double *chunk_columns(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t s,
+                                   Py_ssize_t r, Py_ssize_t p, double *T, Py_ssize_t *ldc)
+{
+    if (col_major) {
+        *ldc = ld;
+        return A + s;
     }
-    return scratch;
+    *ldc = transposed_ld(p);
+    transpose_rows(A + s * ld, ld, r, p, T, *ldc);
+    return T;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -224,17 +237,12 @@ static void wgram(const double *A, Py_ssize_t ld, int col_major, Py_ssize_t m, P
                   const double *w, const double *u, double *G, Py_ssize_t ldg, double *S,
                   int o, double *scratch)
 {
-    v8d *Gv;
-    double *T = tiles_setup(scratch, p, col_major, &Gv);
-    Py_ssize_t step = tile_rows(p, col_major), ldt = transposed_ld(p);
+    v8d *Gv = tiles_setup(scratch, p, col_major);
+    Py_ssize_t step = tile_rows(p, col_major), ldc;
     for (Py_ssize_t s = 0; s < m; s += step) {
         Py_ssize_t r = m - s < step ? m - s : step;
-        if (col_major)
-            chunk(A + s, ld, r, p, w + s, u ? u + s : NULL, G, ldg, S, o, Gv);
-        else {
-            transpose_rows(A + s * ld, ld, r, p, T, ldt);
-            chunk(T, ldt, r, p, w + s, u ? u + s : NULL, G, ldg, S, o, Gv);
-        }
+        const double *C = chunk_columns(A, ld, col_major, s, r, p, scratch, &ldc);
+        chunk(C, ldc, r, p, w + s, u ? u + s : NULL, G, ldg, S, o, Gv);
     }
     if (Gv)
         chunk_reduce(Gv, p, G, ldg, S, o);
