@@ -251,7 +251,6 @@ def run_fit(spec: dict, X: Any, y: np.ndarray, meter: PeakMeter) -> dict:
     prepare, fit, extract = FITTERS[spec["lib"]](spec["family"], spec["solver"], spec["tol"])
     X = prepare(X)
     times: list[float] = []
-    peaks: list[int] = []
     info: dict = {}
     budget = spec["budget_s"]
     with warnings.catch_warnings():
@@ -271,7 +270,7 @@ def run_fit(spec: dict, X: Any, y: np.ndarray, meter: PeakMeter) -> dict:
         t0 = time.perf_counter()
         model = fit(X, y)
         metered_s = time.perf_counter() - t0
-        peaks.append(meter.stop())
+        peak = meter.stop()
         info = extract(model)
         del model
         if metered_s >= METERED_TIMED_S:
@@ -308,7 +307,7 @@ def run_fit(spec: dict, X: Any, y: np.ndarray, meter: PeakMeter) -> dict:
         "median_s": statistics.median(times),
         "min_s": min(times),
         "other_cores": other_cores,
-        "peak_bytes": max(peaks),
+        "peak_bytes": peak,
         "capped": len(times) < spec["repeats"],
     }
 
