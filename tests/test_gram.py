@@ -159,3 +159,30 @@ def test_each_compiled_gram_kernel_matches_blas(p: int, m: int, order: str, pack
         if u is not None:
             err[-1, -1] = 0.0  # the score column's own square is not a sum wgram forms
         assert (err <= 32 * np.finfo(float).eps * np.triu(size)).all()
+
+
+@pytest.mark.parametrize("p", [9, 33, 81])
+@pytest.mark.parametrize("order", ["F", "C"])
+@pytest.mark.parametrize("packed", [0, 1])
+def test_compiled_gram_takes_weights_of_either_sign(p: int, order: str, packed: int) -> None:
+    """Weights that change sign (an observed information) and zeros, against NumPy.
+
+    The packed kernel forms a chunk's Gram from √W·X when every weight of the chunk is >= 0
+    and from W·X and X otherwise: the first 2,048 rows here are >= 0 (some 0), the rest mixed.
+    """
+    m = 4_200
+    rng = np.random.default_rng(p)
+    xb = rng.normal(size=(m, p))
+    xb = np.asfortranarray(xb) if order == "F" else xb
+    w = rng.uniform(0.1, 2.0, size=m)
+    w[::7] = 0.0
+    w[2_048:] *= rng.choice([-1.0, 1.0], size=m - 2_048)
+    u = rng.normal(size=m)
+    A = np.column_stack([np.ones(m), xb])
+    ref = np.column_stack([A.T @ (A * w[:, None]), A.T @ u])
+    size = np.column_stack([np.abs(A).T @ (np.abs(A * w[:, None])), np.abs(A).T @ np.abs(u)])
+    G = np.zeros((p + 2, p + 2), order="F")
+    assert kernel._compiled is not None
+    kernel._compiled.wgram(xb, w, u, G, True, packed)
+    err = np.abs(np.triu(G[: p + 1]) - np.triu(ref))
+    assert (err <= 32 * np.finfo(float).eps * np.triu(size)).all()
