@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import statsmodels.api as sm
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression, start
-from newtonglm.exceptions import MissingValueError, RankDeficientError
+from newtonglm.exceptions import ConvergenceWarning, MissingValueError, RankDeficientError
 from newtonglm.solvers import SOLVERS
 
 from .test_against_statsmodels import FAMILY_LINKS, sm_family
@@ -108,6 +108,82 @@ def test_sparse_design_uses_the_subsample_start() -> None:
     assert_same_fit(model, reference("binomial", "logit", X, y))
 
 
+def full_passes_with_fisher(monkeypatch: pytest.MonkeyPatch, n_rows: int) -> list[bool]:
+    """Spy on the kernel: for each pass over all ``n_rows`` rows, whether it formed the Gram."""
+    from newtonglm import kernel
+
+    calls: list[bool] = []
+    pass_sums = kernel.pass_sums
+
+    def spy(X, *args, **kwargs):
+        if X.shape[0] == n_rows:
+            calls.append(kwargs.get("fisher", True))
+        return pass_sums(X, *args, **kwargs)
+
+    monkeypatch.setattr(kernel, "pass_sums", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("family", "link"), FAMILY_LINKS)
+def test_newton_on_a_wide_design_takes_its_first_step_with_the_subsample_curvature(
+    monkeypatch: pytest.MonkeyPatch, family: str, link: str
+) -> None:
+    """The start's full pass forms no Gram; every later pass and the inference do."""
+    monkeypatch.setattr(start, "CURVATURE_MIN_COLS", 5)  # the 4 columns and the intercept
+    calls = full_passes_with_fisher(monkeypatch, N_ROWS)
+    X, y = data(family, seed=8)
+    model = GLM(family=family, link=link).fit(X, y)
+    assert model.start_ == "subsample" and model.converged_
+    assert calls == [False] + [True] * model.n_iter_
+    assert model.n_passes_ == model.n_iter_ + 1
+    assert_same_fit(model, reference(family, link, X, y))
+
+
+@pytest.mark.parametrize(
+    ("solver", "min_cols"),
+    [("newton", 64), ("lbfgs", 5), ("newton-damped", 5), ("trust-region", 5)],
+)
+def test_narrow_designs_and_other_solvers_start_with_the_full_fisher_information(
+    monkeypatch: pytest.MonkeyPatch, solver: str, min_cols: int
+) -> None:
+    monkeypatch.setattr(start, "CURVATURE_MIN_COLS", min_cols)
+    calls = full_passes_with_fisher(monkeypatch, N_ROWS)
+    X, y = data("binomial", seed=9)
+    model = LogisticRegression(solver=solver).fit(X, y)
+    assert model.start_ == "subsample"
+    assert calls[0] is True
+
+
+def test_no_step_from_the_subsample_curvature_still_reports_the_fisher_information(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A solver that stops before its first step returns the start's evaluation as its final
+    one; the fit then forms the Fisher information there for the standard errors."""
+    from newtonglm import estimator
+    from newtonglm.solvers.base import SolverResult, StopReason
+    from newtonglm.solvers.newton import NewtonSolver
+
+    class NoStep(NewtonSolver):
+        def solve(self, objective, coef0, stop, callback=None):  # its first step failed
+            ev = objective.evaluate(coef0)
+            return SolverResult(coef0, False, StopReason.STEP_FAILED, 0, (), ev)
+
+    monkeypatch.setattr(estimator, "get_solver", lambda name, **kwargs: NoStep())
+    monkeypatch.setattr(start, "CURVATURE_MIN_COLS", 5)
+    calls = full_passes_with_fisher(monkeypatch, N_ROWS)
+    X, y = data("binomial", seed=10)
+    with pytest.warns(ConvergenceWarning):
+        model = LogisticRegression().fit(X, y)
+    assert model.start_ == "subsample" and model.n_iter_ == 0
+    assert calls == [False, True]
+    X1 = np.column_stack([np.ones(y.size), X])
+    mu = 1.0 / (1.0 + np.exp(-(X1 @ np.r_[model.intercept_, model.coef_])))
+    fisher = X1.T @ (X1 * (mu * (1.0 - mu))[:, None])
+    np.testing.assert_allclose(
+        model.coef_table()["std_err"], np.sqrt(np.diag(np.linalg.inv(fisher))), rtol=1e-10
+    )
+
+
 def test_rare_column_missing_from_the_subsample_falls_back_to_mustart() -> None:
     X, y = data("binomial", seed=5)
     rare = np.zeros(y.size)
@@ -137,15 +213,23 @@ def test_small_data_keep_r_start() -> None:
 @pytest.mark.parametrize("in_subsample", [True, False])
 @pytest.mark.parametrize("zero_weight", [False, True])
 @pytest.mark.parametrize("family", ["binomial", "poisson"])
+@pytest.mark.parametrize("curvature_min_cols", [64, 5])
 def test_nonfinite_x_found_by_the_first_full_pass(
-    value: float, in_subsample: bool, zero_weight: bool, family: str
+    monkeypatch: pytest.MonkeyPatch,
+    value: float,
+    in_subsample: bool,
+    zero_weight: bool,
+    family: str,
+    curvature_min_cols: int,
 ) -> None:
     """X's NaN/inf check is left to the fit's first full pass; the error is finalize's.
 
     A bad entry inside or outside the subsample, in a row of weight 0 or not: the subsample
-    start's full-data Fisher information is then non-finite, R's start runs, and its pass
-    (non-finite too) triggers the scan that names the column and counts the rows.
+    start's full-data pass is then non-finite (its Fisher information, or with the
+    subsample's curvature its deviance and score), R's start runs, and its pass (non-finite
+    too) triggers the scan that names the column and counts the rows.
     """
+    monkeypatch.setattr(start, "CURVATURE_MIN_COLS", curvature_min_cols)
     X, y = data(family)
     mask = start.subsample_rows(*X.shape)
     assert mask is not None

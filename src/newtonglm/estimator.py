@@ -391,6 +391,9 @@ class _BaseGLM(BaseEstimator):
         max_iter = solver.default_max_iter if self.max_iter is None else int(self.max_iter)
         stop = StopRule(tol=float(self.tol), max_iter=max_iter)
         result = solver.solve(objective, coef0, stop, self._callback())
+        if not result.final.hess_exact:
+            # No step taken from a subsample start: the Fisher information for inference.
+            result = dataclasses.replace(result, final=objective.evaluate(result.coef))
         converged = result.converged
         notes: list[str] = []
         self.separation_ = None
@@ -555,18 +558,17 @@ class _BaseGLM(BaseEstimator):
         d = design.X.shape[1]
 
         def usable(start: Evaluation | None) -> bool:
-            # Non-finite sums: X's NaN/inf check is left to R's start pass below.
-            return (
-                start is not None
-                and start.hess is not None
-                and bool(np.isfinite(start.deviance))
-                and bool(np.isfinite(start.hess).all())
-            )
+            # Non-finite sums: X's NaN/inf check is left to R's start pass below. (A finite
+            # deviance and score of a full pass prove X finite: a NaN or inf entry makes its
+            # row's eta, and so both, non-finite.)
+            return start is not None and start.hess is not None and start.finite
 
-        # Large data: start from a fit on a subsample (fewer passes over X); its full-data
-        # Fisher information, clearly full rank, also settles the rank check. Otherwise R's
-        # start, whose pass makes that check.
-        start = subsample_start(family, design, objective)  # None for Dask and small data
+        # Large data: start from a fit on a subsample (fewer passes over X); its Fisher
+        # information, clearly full rank, also settles the rank check (the full data's, or for
+        # Newton the subsample's: full rank on a subset of the rows is full rank on all of
+        # them). Otherwise R's start, whose pass makes that check. Newton on a wide design takes
+        # its first step with the subsample's curvature, which spares that full pass the Gram.
+        start = subsample_start(family, design, objective, newton=self.solver == "newton")
         self.start_ = "subsample"
         if start is not None and not (
             usable(start) and start.hess is not None and rank.clearly_full_rank(start.hess)
@@ -590,7 +592,7 @@ class _BaseGLM(BaseEstimator):
             gram, rhs = objective.initial_wls()
             if not (np.isfinite(np.diag(gram)).all() and np.isfinite(rhs).all()):
                 # X's NaN/inf check was left to this first full pass (a finite subsample
-                # start would have proved X finite as well: its Gram is full-data too).
+                # start would have proved X finite as well: its pass is over all of X).
                 require_finite_x(design)
             kept = self._check_rank(design, gram)
         passes = 0

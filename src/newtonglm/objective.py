@@ -56,6 +56,9 @@ class Evaluation:
     #: Working weights per row (only when evaluated with ``weights=True``), for
     #: :meth:`GLMObjective.hessp` at these coefficients.
     work_weights: FloatArray | None = None
+    #: False when ``hess`` is an estimate rather than the Fisher information at ``coef``
+    #: (a subsample start's, scaled to the data): fit for a step, not for inference.
+    hess_exact: bool = True
 
     @property
     def value(self) -> float:
