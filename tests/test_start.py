@@ -140,16 +140,22 @@ def test_newton_on_a_wide_design_takes_its_first_step_with_the_subsample_curvatu
 
 
 @pytest.mark.parametrize(
-    ("solver", "min_cols"),
-    [("newton", 64), ("lbfgs", 5), ("newton-damped", 5), ("trust-region", 5)],
+    ("solver", "min_cols", "sparse"),
+    [
+        ("newton", 64, False),
+        ("newton", 5, True),
+        ("lbfgs", 5, False),
+        ("newton-damped", 5, False),
+        ("trust-region", 5, False),
+    ],
 )
-def test_narrow_designs_and_other_solvers_start_with_the_full_fisher_information(
-    monkeypatch: pytest.MonkeyPatch, solver: str, min_cols: int
+def test_narrow_or_sparse_designs_and_other_solvers_start_with_the_full_fisher_information(
+    monkeypatch: pytest.MonkeyPatch, solver: str, min_cols: int, sparse: bool
 ) -> None:
     monkeypatch.setattr(start, "CURVATURE_MIN_COLS", min_cols)
     calls = full_passes_with_fisher(monkeypatch, N_ROWS)
     X, y = data("binomial", seed=9)
-    model = LogisticRegression(solver=solver).fit(X, y)
+    model = LogisticRegression(solver=solver).fit(sp.csr_matrix(X) if sparse else X, y)
     assert model.start_ == "subsample"
     assert calls[0] is True
 

@@ -90,7 +90,9 @@ def subsample_rows(n_rows: int, n_coef: int) -> np.ndarray | None:
 #: benchmark's (mean fit times): 200,000 x 200 Poisson 3 iterations in every seed either way,
 #: 0.65 -> 0.54 s; logistic 3 iterations -> 3 in half the seeds (0.67 -> 0.53 s) and 4 in the
 #: others (0.69 -> 0.67 s); 400,000 x 64: 3 iterations either way, 0.25 -> 0.19 s (logistic),
-#: 0.27 -> 0.21 s (Poisson); 1,000,000 x 20: 2 -> 3 iterations in 11 of the 12 fits.
+#: 0.27 -> 0.21 s (Poisson); 1,000,000 x 20: 2 -> 3 iterations in 11 of the 12 fits. Dense
+#: designs only: a sparse one-hot Gram is cheap beside the read (the benchmark's sparse
+#: logistic case, 1,000,000 x 1,005, took an iteration more: 0.99 -> 1.11 s).
 CURVATURE_MIN_COLS = 64
 
 
@@ -103,7 +105,7 @@ def subsample_start(
     (deviance, score and Fisher information, counted in ``objective.n_passes``), or None when
     the design is small or not in memory, or the subsample fit is not trustworthy.
 
-    For Newton's method on a design of at least ``CURVATURE_MIN_COLS`` columns, the full-data
+    For Newton's method on a dense design of at least ``CURVATURE_MIN_COLS`` columns, the full
     pass leaves out the Fisher information, the costly part of a pass on a wide design (the
     deviance and score need a single read of X), and the evaluation carries the subsample's
     Fisher information at the same coefficients, scaled by the ratio of total weights
@@ -139,7 +141,7 @@ def subsample_start(
         return None
     sub_weight = sub_objective.total_weight
     del sub, sub_objective  # release the subsample's copy of X before the full passes
-    if not newton or X.shape[1] < CURVATURE_MIN_COLS:
+    if not (newton and isinstance(X, DenseMatrix) and X.shape[1] >= CURVATURE_MIN_COLS):
         return objective.evaluate(result.coef)
     full = objective.evaluate(result.coef, hess=False)
     assert result.final.hess is not None
