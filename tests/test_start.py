@@ -139,6 +139,19 @@ def test_newton_on_a_wide_design_takes_its_first_step_with_the_subsample_curvatu
     assert_same_fit(model, reference(family, link, X, y))
 
 
+def test_subsample_curvature_with_weights_and_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The subsample's Fisher information is scaled by the ratio of total weights."""
+    monkeypatch.setattr(start, "CURVATURE_MIN_COLS", 5)
+    calls = full_passes_with_fisher(monkeypatch, N_ROWS)
+    X, y = data("poisson", seed=11)
+    rng = np.random.default_rng(12)
+    w = rng.uniform(0.2, 5.0, size=y.size)
+    offset = np.log(rng.uniform(0.5, 3.0, size=y.size))
+    model = PoissonRegression().fit(X, y, sample_weight=w, offset=offset)
+    assert model.start_ == "subsample" and calls[0] is False
+    assert_same_fit(model, reference("poisson", "log", X, y, var_weights=w, offset=offset))
+
+
 @pytest.mark.parametrize(
     ("solver", "min_cols", "sparse"),
     [
