@@ -1075,8 +1075,11 @@ class GLM(RegressorMixin, _BaseGLM):
         tenth of the rows, 20,000 to 100,000 (see :mod:`newtonglm.start`), whose passes are
         not counted in ``n_passes_``, or, for a smaller Poisson (log link) fit with an
         intercept by ``solver="newton"``, the intercept-only estimate (no pass of its own).
-        Whenever the start's full-data Fisher information is not clearly full rank, R's
-        start is used. Either way the result is the full-data maximum-likelihood estimate.
+        Whenever the start's Fisher information is not clearly full rank, R's start is used.
+        (With ``solver="newton"`` on a dense design of 64 or more coefficients the subsample
+        start's Fisher information is the subsample's, scaled to the data, and serves the
+        first Newton step only.) Either way the result is the full-data maximum-likelihood
+        estimate.
     convergence_order_, convergence_rate_ : float
         Empirical order q = log(e_{k+1}/e_k) / log(e_k/e_{k-1}) and linear rate e_{k+1}/e_k
         of the score's max-norm over the final iterations (NaN when too few iterations).
