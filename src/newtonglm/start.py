@@ -176,9 +176,13 @@ def intercept_start(family: Family, design: Design, objective: GLMObjective) -> 
             total, exposure = stats.sum_wy, stats.sum_w_exp_offset
         elif isinstance(X, (DenseMatrix, SparseMatrix)):
             w = design.weights
-            total = float(np.dot(w, design.y))
+            # Ufunc sums, not np.dot: BLAS's dot product runs on its threads from 10,000 rows,
+            # and before the first pass has made BLAS serial (parallel.serial_blas) its idle
+            # threads then spin through the passes, taking a core from the kernel's threads
+            # (100,000 x 20 Poisson: a pass 4.5 ms instead of 2.3).
+            total = float((w * design.y).sum())
             offset = design.offset
-            exposure = float(w.sum() if offset is None else np.dot(w, np.exp(offset)))
+            exposure = float(w.sum() if offset is None else (w * np.exp(offset)).sum())
         else:
             return None
         b0 = float(np.log(total) - np.log(exposure))
