@@ -25,6 +25,7 @@ from dask.delayed import delayed
 from formulaic import Formula, ModelSpec, model_matrix
 from formulaic.errors import FormulaicError
 
+from . import parallel
 from ._typing import FloatArray
 from .dask_backend import (
     DaskColumn,
@@ -138,7 +139,11 @@ def validate(
         delayed(_chunk_stats, pure=True)(part, family, response_name, classes is not None)
         for part in X.parts
     ]
-    chunks = dask.compute(*tasks)
+    # The chunks run on the threaded scheduler and sum Σ w y and Σ w e^offset by BLAS dot
+    # products: BLAS serial, as for the passes (dask_backend._compute); its own threads would
+    # oversubscribe the cores and spin on into the fit's first passes.
+    with parallel.serial_blas():
+        chunks = dask.compute(*tasks)
     errors = [(k, c["y_error"]) for k, c in enumerate(chunks) if c.get("y_error")]
     total = _sum_stats(chunks)
     n = int(total.get("n", 0))
