@@ -238,31 +238,22 @@ static void packed_pass(const double *A, Py_ssize_t ld, int col_major, Py_ssize_
         int sym = G != NULL;
         for (Py_ssize_t i = 0; sym && i < r; i++)
             sym = !(W[i] < 0.0);
-        if (sym) {
-            /* the score S += U_i Xp_i, then Xp_i *= √W_i in place: the Gram is Xpᵀ Xp */
-            for (Py_ssize_t i = 0; i < r; i++) {
-                double *xr = Xp + i * ldp, sw = sqrt(W[i]);
-                for (Py_ssize_t j = 0; j < ldp; j += 8) {
-                    v8d x = load8(xr + j);
-                    if (S)
-                        store8(Sp + j, load8(Sp + j) + U[i] * x);
+        /* The score S += U_i Xp_i; for the Gram, Xp_i *= √W_i in place when no weight of the
+           chunk is negative (the Gram is then Xpᵀ Xp), else Wp_i = W_i Xp_i beside it. */
+        for (Py_ssize_t i = 0; (G || S) && i < r; i++) {
+            double *xr = Xp + i * ldp, *wr = Wp + i * ldp, sw = sym ? sqrt(W[i]) : 0.0;
+            for (Py_ssize_t j = 0; j < ldp; j += 8) {
+                v8d x = load8(xr + j);
+                if (S)
+                    store8(Sp + j, load8(Sp + j) + U[i] * x);
+                if (sym)
                     store8(xr + j, sw * x);
-                }
+                else if (G)
+                    store8(wr + j, W[i] * x);
             }
-            packed_gram(Xp, Xp, ldp, r, q, Gp, &pf);
-            continue;
-        }
-        /* Wp = W_i Xp_i, and the score S += U_i Xp_i */
-        for (Py_ssize_t i = 0; i < r; i++) {
-            const double *xr = Xp + i * ldp;
-            double *wr = Wp + i * ldp;
-            for (Py_ssize_t j = 0; G && j < ldp; j += 8)
-                store8(wr + j, W[i] * load8(xr + j));
-            for (Py_ssize_t j = 0; S && j < ldp; j += 8)
-                store8(Sp + j, load8(Sp + j) + U[i] * load8(xr + j));
         }
         if (G)
-            packed_gram(Wp, Xp, ldp, r, q, Gp, &pf);
+            packed_gram(sym ? Xp : Wp, Xp, ldp, r, q, Gp, &pf);
     }
     for (Py_ssize_t a = 0; G && a < q; a++)
         for (Py_ssize_t b = a; b < q; b++)
