@@ -384,7 +384,10 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
             out.append(time.perf_counter() - t0)
         return statistics.median(out)
 
+    # Passes per variant: 7 (5 for the largest X), and on small data enough for ~0.1 s, so a
+    # pass of a few tenths of a millisecond (10,000 x 10) is not the median of a handful.
     k = 7 if n * d <= 50_000_000 else 5
+    k = max(k, min(200, 12_500_000 // max(n * d, 1)))
     by_variant = {}
     for block_mib in (2, 8, 32):
         rows = max(1024, min(n, block_mib * 2**20 // (8 * d)))
