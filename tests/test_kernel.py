@@ -414,3 +414,81 @@ def test_unit_weights_shortcut_matches_general_pass(case: str) -> None:
     )
     _assert_sums_equal(shortcut, general)
     _assert_close(shortcut.work_weights, general.work_weights, RTOL_SUMS)
+
+
+def _accumulate_one_block(
+    M: DenseMatrix,
+    y: np.ndarray,
+    w: np.ndarray,
+    offset: np.ndarray | None,
+    coef: np.ndarray,
+    family: Family,
+    **options: bool,
+) -> kernel.PassSums:
+    """The general path's sums of ``M`` as one block: an Accumulator, as pass_sums builds it."""
+    keep = options.pop("keep_weights")
+    unit = options.pop("unit_weights")
+    acc = kernel.Accumulator(
+        family, coef, M.data.shape[1], M.intercept, M.shape[0], unit_weights=unit, **options
+    )
+    kept = np.empty(M.shape[0]) if keep else None
+    acc.add_block(M.data, y, w, offset, keep_weights=kept)
+    return acc.result(kept)
+
+
+@pytest.mark.parametrize("case", CANONICAL_CASES)
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize(
+    ("score", "fisher"), [(True, True), (True, False), (False, True), (False, False)]
+)
+def test_one_block_pass_equals_the_accumulator(
+    case: str,
+    order: str,
+    intercept: bool,
+    score: bool,
+    fisher: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A design of one block takes one direct call of the compiled pass (kernel._one_block):
+    # the same sums, to the bit, as the Accumulator that larger designs go through.
+    if kernel._compiled is None:
+        pytest.skip("the compiled kernel is not built")
+    family = FAMILY_CASES[case]
+    X, y, w, offset = _simulate(family, 700)
+    data = np.asarray(X[:, 1:] if intercept else X, order=order)
+    M = DenseMatrix(data, intercept=intercept)
+    coef = _coef_off_optimum()
+    assert M.shape[0] <= kernel.block_rows(M.shape[1])  # one block
+    calls: list[int] = []
+    one_block = kernel._one_block
+
+    def spy(*args: object, **kwargs: object) -> kernel.PassSums:
+        calls.append(1)
+        return one_block(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernel, "_one_block", spy)
+    for weights, off, unit in ((w, offset, False), (np.ones(700), None, True)):
+        options = dict(score=score, fisher=fisher, keep_weights=True, unit_weights=unit)
+        fast = kernel.pass_sums(M, y, weights, off, coef, family, **options)
+        general = _accumulate_one_block(M, y, weights, off, coef, family, **options)
+        assert fast.deviance == general.deviance
+        assert fast.pearson_chi2 == general.pearson_chi2
+        assert fast.n_boundary == general.n_boundary
+        for a, b in ((fast.score, general.score), (fast.fisher, general.fisher)):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(fast.work_weights, general.work_weights)
+    assert len(calls) == 2  # both passes took the one-block path
+    if fisher:
+        np.testing.assert_array_equal(fast.fisher, fast.fisher.T)  # both triangles filled
+
+
+def test_mirror_upper_copies_the_upper_triangle_below() -> None:
+    a = np.asfortranarray(
+        np.triu(np.arange(1.0, 17.0).reshape(4, 4)) + np.tril(np.full((4, 4), 9e9), -1)
+    )
+    out = kernel.mirror_upper(a)
+    np.testing.assert_array_equal(out, np.triu(a) + np.triu(a, 1).T)
+    assert out.flags.c_contiguous and out is not a

@@ -611,7 +611,9 @@ class _BaseGLM(BaseEstimator):
             objective.prime(start)
             return objective, fit_design, kept, start.coef, passes
         # R's first iteration; for a subset of columns its normal equations are sub-blocks.
-        coef0 = solve_normal_equations(gram[np.ix_(kept, kept)], rhs[kept])
+        if len(kept) < d:
+            gram, rhs = gram[np.ix_(kept, kept)], rhs[kept]
+        coef0 = solve_normal_equations(gram, rhs)
         return objective, fit_design, kept, coef0, passes
 
     def _check_rank(self, design: Design, gram: FloatArray) -> list[int]:
@@ -654,7 +656,8 @@ class _BaseGLM(BaseEstimator):
             self.coef_ = coef.copy()
         else:
             self.intercept_ = float(coef[intercept_index])
-            self.coef_ = np.delete(coef, intercept_index)
+            # Slices rather than np.delete (~15 µs of bookkeeping for a small fit).
+            self.coef_ = np.concatenate((coef[:intercept_index], coef[intercept_index + 1 :]))
         self._intercept_index = intercept_index
 
     def _callback(self) -> Any:
@@ -1178,15 +1181,16 @@ class LogisticRegression(ClassifierMixin, _BaseGLM):
         values = np.asarray(y)
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
-        missing = np.asarray(pd.isna(values), dtype=bool)
-        if values.ndim == 1 and values.dtype.kind in "biuf" and not missing.any():
-            # The common case without sorting a million labels: numeric 0/1 with both present.
+        if values.ndim == 1 and values.dtype.kind in "biuf":
+            # The common case without sorting a million labels: numeric 0/1 with both present
+            # (then nothing is missing: NaN is neither 0 nor 1).
             is1 = values == 1
             if ((values == 0) | is1).all() and 0 < np.count_nonzero(is1) < values.size:
                 self.classes_ = np.array([0, 1]).astype(values.dtype)
                 if values.dtype == np.float64:
                     return values  # already the 0.0 / 1.0 response: no copy of n floats
                 return is1.astype(np.float64)
+        missing = np.asarray(pd.isna(values), dtype=bool)
         present = values[~missing]
         try:
             kind = type_of_target(present, input_name=name, raise_unknown=True)

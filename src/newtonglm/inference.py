@@ -341,10 +341,13 @@ def compute(
         scale=scale,
         groups=opts.groups,
     )
-    coef = np.full(d, np.nan)
-    coef[kept] = final.coef
-    cov = np.full((d, d), np.nan)
-    cov[np.ix_(kept, kept)] = result.cov
+    if rank == d:
+        coef, cov = np.array(final.coef, dtype=np.float64), result.cov
+    else:  # aliased columns: NaN coefficients, NaN rows and columns of the covariance
+        coef = np.full(d, np.nan)
+        coef[kept] = final.coef
+        cov = np.full((d, d), np.nan)
+        cov[np.ix_(kept, kept)] = result.cov
     with np.errstate(invalid="ignore"):
         std_err = np.sqrt(np.diag(cov))
     k = rank  # statsmodels and R count the coefficients (df_model + 1)

@@ -9,6 +9,7 @@ norm — R's rule (``lm.fit``'s ``tol = 1e-7``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 from ._typing import FloatArray
 
@@ -35,9 +36,9 @@ def clearly_full_rank(gram: FloatArray) -> bool:
     if not (diag > 0).all() or not np.isfinite(gram).all():
         return False
     scale = 1.0 / np.sqrt(diag)
-    try:
-        chol = np.linalg.cholesky(gram * scale[:, None] * scale[None, :])
-    except np.linalg.LinAlgError:
+    # LAPACK directly: np.linalg.cholesky's error handling costs more than this factorisation.
+    chol, info = lapack.dpotrf(gram * scale[:, None] * scale[None, :], lower=1, clean=0)
+    if info != 0:  # not positive definite
         return False
     return bool(np.min(np.diag(chol)) ** 2 > GRAM_SAFE)
 

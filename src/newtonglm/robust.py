@@ -129,8 +129,7 @@ def inverse(information: FloatArray) -> FloatArray:
         if info == 0:
             inv, info = lapack.dpotri(factor, lower=0)
             if info == 0:
-                upper = np.triu(inv)
-                return np.asarray(upper + np.triu(inv, 1).T)
+                return kernel.mirror_upper(inv)  # potri fills the upper triangle
     return np.full((d, d), np.nan)
 
 
