@@ -17,8 +17,9 @@ intercept as a flag. The intercept's row and column of Xᵀ W X are Σ w and Σ 
 from the block as it is.
 
 The work on one block is :meth:`Accumulator.add_block`; :func:`pass_sums` is the in-memory
-executor (a loop over row blocks). Another executor (Dask) runs the same ``add_block`` on each
-chunk and adds the accumulators with :meth:`Accumulator.merge`.
+executor (a loop over row blocks; a design of one block, as small data are, takes the same
+compiled call directly, without the accumulator's objects). Another executor (Dask) runs the
+same ``add_block`` on each chunk and adds the accumulators with :meth:`Accumulator.merge`.
 """
 
 from __future__ import annotations
