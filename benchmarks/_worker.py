@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.linalg import blas
 
 # -- memory --------------------------------------------------------------------------------
 
@@ -315,6 +316,39 @@ def run_fit(spec: dict, X: Any, y: np.ndarray, meter: PeakMeter) -> dict:
 # -- the hardware-limit pass ------------------------------------------------------------------
 
 
+def limit_blocks(
+    Xf: np.ndarray,
+    beta: np.ndarray,
+    logistic: bool,
+    starts: list[int],
+    rows: int,
+    buf: np.ndarray,
+    scipy_syrk: bool,
+) -> np.ndarray:
+    """The limit row's work on the row blocks of ``Xf`` from ``starts``: η, w(η), √w·X, syrk.
+
+    ``Xf`` is the Fortran-ordered X with its intercept column; ``buf`` holds ``rows`` scaled rows.
+    """
+    d = Xf.shape[1]
+    gram = np.zeros((d, d), order="F")
+    for start in starts:
+        xb = Xf[start : start + rows]
+        m = xb.shape[0]
+        eta = xb @ beta
+        if logistic:
+            mu = 1.0 / (1.0 + np.exp(-eta))
+            w = mu * (1.0 - mu)
+        else:
+            w = np.exp(eta)
+        scaled = buf[: m * d].reshape((m, d), order="F")
+        np.multiply(xb, np.sqrt(w)[:, None], out=scaled)
+        if scipy_syrk:
+            gram = blas.dsyrk(1.0, scaled, beta=1.0, c=gram, trans=1, overwrite_c=1)
+        else:
+            gram += scaled.T @ scaled
+    return gram
+
+
 def run_limit(spec: dict, X: np.ndarray) -> dict:
     """Time one blocked pass η = Xβ, w(η), √w·X, syrk over X with an intercept column.
 
@@ -326,7 +360,6 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from scipy.linalg import blas
     from threadpoolctl import threadpool_limits
 
     n, p = X.shape
@@ -342,23 +375,7 @@ def run_limit(spec: dict, X: np.ndarray) -> dict:
     pool = ThreadPoolExecutor(max(cpus - 1, 1))
 
     def blocks(starts: list[int], rows: int, buf: np.ndarray, scipy_syrk: bool) -> np.ndarray:
-        gram = np.zeros((d, d), order="F")
-        for start in starts:
-            xb = Xf[start : start + rows]
-            m = xb.shape[0]
-            eta = xb @ beta
-            if logistic:
-                mu = 1.0 / (1.0 + np.exp(-eta))
-                w = mu * (1.0 - mu)
-            else:
-                w = np.exp(eta)
-            scaled = buf[: m * d].reshape((m, d), order="F")
-            np.multiply(xb, np.sqrt(w)[:, None], out=scaled)
-            if scipy_syrk:
-                gram = blas.dsyrk(1.0, scaled, beta=1.0, c=gram, trans=1, overwrite_c=1)
-            else:
-                gram += scaled.T @ scaled
-        return gram
+        return limit_blocks(Xf, beta, logistic, starts, rows, buf, scipy_syrk)
 
     def one_pass(rows: int, bufs: list[np.ndarray], scipy_syrk: bool) -> None:
         starts = list(range(0, n, rows))

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run  # noqa: E402  (benchmarks/run.py: the suite's seeded data)
+from _worker import limit_blocks  # noqa: E402  (the limit row's pass)
 
 import newtonglm  # noqa: E402
 from newtonglm import estimator, kernel  # noqa: E402
@@ -44,7 +45,8 @@ from newtonglm.solvers import newton  # noqa: E402
 
 
 def limit_pass(X: np.ndarray, logistic: bool) -> Callable[[], None]:
-    """One pass of ``run.py``'s limit row at this size, the faster of NumPy's and scipy's syrk."""
+    """One pass of ``run.py``'s limit row at this size (one block), the faster of NumPy's and
+    scipy's syrk."""
     n, p = X.shape
     d = p + 1
     Xf = np.empty((n, d), order="F")
@@ -54,19 +56,7 @@ def limit_pass(X: np.ndarray, logistic: bool) -> Callable[[], None]:
     buf = np.empty(n * d)
 
     def one(scipy_syrk: bool) -> None:
-        eta = Xf @ beta
-        if logistic:
-            mu = 1.0 / (1.0 + np.exp(-eta))
-            w = mu * (1.0 - mu)
-        else:
-            w = np.exp(eta)
-        scaled = buf.reshape((n, d), order="F")
-        np.multiply(Xf, np.sqrt(w)[:, None], out=scaled)
-        gram = np.zeros((d, d), order="F")
-        if scipy_syrk:
-            blas.dsyrk(1.0, scaled, beta=1.0, c=gram, trans=1, overwrite_c=1)
-        else:
-            gram += scaled.T @ scaled
+        limit_blocks(Xf, beta, logistic, [0], n, buf, scipy_syrk)  # the row's pass, one block
 
     best = min((True, False), key=lambda s: median_time(lambda: one(s), 200))
     return lambda: one(best)

@@ -148,6 +148,11 @@ def _compiled_layout(xb: FloatArray) -> bool:
     return layout is not None
 
 
+def _fused_readable(xb: object) -> bool:
+    """Whether the fused compiled pass (``glm_pass``) reads the block ``xb`` itself."""
+    return isinstance(xb, np.ndarray) and xb.dtype == np.float64 and _compiled_layout(xb)
+
+
 class _Gram:
     """Accumulates Xᵀ W X and Xᵀ √W c over blocks of the raw data, intercept implicit.
 
@@ -425,12 +430,7 @@ class Accumulator:
         w = None if self.unit_weights else _f64(wb)
         yb = _f64(yb)
         ob = None if ob is None else _f64(ob)
-        if (
-            (gram is None or type(gram) is _Gram)
-            and isinstance(xb, np.ndarray)
-            and xb.dtype == np.float64
-            and _compiled_layout(xb)
-        ):
+        if (gram is None or type(gram) is _Gram) and _fused_readable(xb):
             g = s = None
             if gram is not None:
                 g = gram.acc if self.want_fisher else None
@@ -547,7 +547,7 @@ def pass_sums(
     step = block_rows(d)
     kept_w = np.empty(n) if keep_weights else None
     code = _fused_code(family)
-    if n <= step and code is not None and data.dtype == np.float64 and _compiled_layout(data):
+    if n <= step and code is not None and _fused_readable(data):
         return _one_block(M, y, weights, offset, coef, code, score, fisher, kept_w, unit_weights)
 
     def run(blocks: Sequence[slice]) -> Accumulator:
@@ -709,15 +709,14 @@ def start_sums(
     data = M.data
     n, d = M.shape
     code = _fused_code(family)
-    compiled = code is not None and data.dtype == np.float64
 
     def run(blocks: Sequence[slice]) -> _Gram:
         acc = _Gram(data.shape[1], M.intercept, min(block_rows(d), n), extra=True)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for rows in blocks:
                 xb = data[rows]
-                if compiled and _compiled_layout(xb):
-                    assert _compiled is not None and code is not None
+                if code is not None and _fused_readable(xb):
+                    assert _compiled is not None
                     _compiled.glm_pass(
                         xb,
                         None,
