@@ -208,7 +208,7 @@ def main() -> None:
     if not args.skip_dask_glm:
         for kind, res in rows:
             try:
-                lengths = list(res["model"]._fit_design.X.lengths)
+                lengths = list(res["model"].result_.design.X.lengths)
                 out = dask_glm_fit(kind, ddf, spec, lengths)
                 ours = np.concatenate([[res["model"].intercept_], res["model"].coef_])
                 diff = float(np.max(np.abs(out["coef"] - ours)))

@@ -40,7 +40,8 @@ import run  # noqa: E402  (benchmarks/run.py: the suite's seeded data)
 from _worker import limit_blocks  # noqa: E402  (the limit row's pass)
 
 import newtonglm  # noqa: E402
-from newtonglm import estimator, kernel  # noqa: E402
+import newtonglm.fitting.fit as fit_module  # noqa: E402
+from newtonglm.engine import accumulate  # noqa: E402
 from newtonglm.solvers import newton  # noqa: E402
 
 
@@ -64,8 +65,9 @@ def limit_pass(X: np.ndarray, logistic: bool) -> Callable[[], None]:
 
 def lean_driver(X: np.ndarray, y: np.ndarray, code: int, tol: float) -> Callable[[], Any]:
     """R's start and Newton's method (R's stopping rule and the Newton decrement) on the kernel."""
-    assert kernel._compiled is not None, "the compiled kernel is not built"
-    glm_pass = kernel._compiled.glm_pass
+    kernel = accumulate.compiled()
+    assert kernel is not None, "the compiled kernel is not built"
+    glm_pass = kernel.glm_pass
     d = X.shape[1] + 1
     acc = np.zeros((d + 1, d + 1), order="F")
     gram, score = acc[:d, :d], acc[:d, d]
@@ -146,7 +148,7 @@ def main() -> None:
         logistic = family == "logistic"
         Est = newtonglm.LogisticRegression if logistic else newtonglm.PoissonRegression
         model = Est(tol=1e-8).fit(X, y)
-        code = kernel._fused_code(model.family_)
+        code = accumulate.fused_code(model.family_)
         assert code is not None
         lean = lean_driver(X, y, code, 1e-8)
         coef, se = lean()
@@ -174,11 +176,11 @@ def main() -> None:
         # Instrumented fits: the compiled passes and the parts of the fit around them.
         timer = Timer()
         originals = [
-            (kernel._compiled, "glm_pass"),
-            (estimator._BaseGLM, "_start"),
+            (accumulate.compiled(), "glm_pass"),
+            (fit_module, "prepare"),
             (newton.NewtonSolver, "solve"),
-            (estimator.inference, "compute"),
-            (estimator.inference, "null_deviance"),
+            (fit_module, "compute"),
+            (fit_module, "null_deviance"),
         ]
         saved = [(owner, name, getattr(owner, name)) for owner, name in originals]
         labels = ["passes", "start", "solve", "inference", "inference"]
@@ -194,7 +196,7 @@ def main() -> None:
             for owner, name, fn in saved:
                 setattr(owner, name, fn)
         per_fit = {key: 1e3 * s / k for key, s in timer.seconds.items()}
-        # The passes inside _start and solve are counted once, under "passes".
+        # The passes inside prepare (the start) and solve are counted once, under "passes".
         passes_ms = per_fit["passes"]
         start_py = per_fit["start"] - passes_ms / model.n_passes_  # one pass: R's / the start
         solve_py = per_fit["solve"] - passes_ms * (model.n_passes_ - 1) / model.n_passes_

@@ -40,10 +40,10 @@ def smf():
 @pytest.fixture(params=["compiled", "numpy"])
 def kernel_path(request, monkeypatch):
     """Run a test with the compiled Gram kernel and again with the NumPy/BLAS fallback."""
-    from newtonglm import kernel
+    from newtonglm.engine import accumulate
 
     if request.param == "numpy":
-        monkeypatch.setattr(kernel, "_compiled", None)
-    elif kernel._compiled is None:
+        monkeypatch.setattr(accumulate, "_compiled", None)
+    elif accumulate.compiled() is None:
         pytest.fail("newtonglm._gram was not built: is there a C compiler? (see setup.py)")
     return request.param

@@ -25,6 +25,7 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression  # noqa: E402
+from newtonglm.engine.accumulate import Accumulator  # noqa: E402
 from newtonglm.exceptions import (  # noqa: E402
     FormulaError,
     InvalidParameterError,
@@ -35,7 +36,6 @@ from newtonglm.exceptions import (  # noqa: E402
     RankDeficientWarning,
 )
 from newtonglm.families import Binomial  # noqa: E402
-from newtonglm.kernel import Accumulator  # noqa: E402
 
 #: Agreement of a Dask fit with the numpy fit. Newton-type and gradient solvers reproduce every
 #: statistic to rounding. scipy's L-BFGS line search ends in the rounding noise of the deviance,

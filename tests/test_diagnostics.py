@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from newtonglm import GLM
-from newtonglm.diagnostics import convergence_order, convergence_rate, describe_convergence
+from newtonglm.solvers.history import convergence_order, convergence_rate, describe_convergence
 
 
 def test_order_of_a_quadratic_sequence_is_two() -> None:

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression
-from newtonglm.diagnostics import HISTORY_COLUMNS
+from newtonglm.solvers.history import HISTORY_COLUMNS
 
 from .conftest import simulate
 
@@ -236,11 +236,11 @@ def test_unit_weights_and_binary_float_response_cost_no_n_vectors():
     df = simulate("binomial", seed=6)
     X, y = np.asfortranarray(df[["x", "z"]].to_numpy()), df["y"].to_numpy(dtype=np.float64)
     model = LogisticRegression().fit(X, y)
-    design = model._fit_design
+    design = model.result_.design
     assert design.weights.strides == (0,) and not design.weights.flags.writeable
     assert np.shares_memory(design.y, y)  # the 0.0 / 1.0 response is used as given
     assert np.shares_memory(design.X.data, X)
     weighted = LogisticRegression().fit(X, y, sample_weight=np.full(y.size, 2.0))
-    assert weighted._fit_design.weights.strides == (8,)
+    assert weighted.result_.design.weights.strides == (8,)
     # Doubled weights double the deviance: the same MLE, reached along a different path.
     np.testing.assert_allclose(weighted.coef_, model.coef_, rtol=1e-6)

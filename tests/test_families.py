@@ -13,7 +13,7 @@ from scipy import stats
 
 from newtonglm.exceptions import InvalidParameterError, InvalidResponseError
 from newtonglm.families import Binomial, Family, Gaussian, Poisson, get_family
-from newtonglm.links import (
+from newtonglm.families.links import (
     CLogLogLink,
     IdentityLink,
     Link,

@@ -3,7 +3,8 @@
 The compiled kernel evaluates the canonical binomial, Poisson and Gaussian families row by row
 with its own vectorised exp and log; every sum of a pass (deviance, Pearson's χ², score, Fisher
 information, boundary count, working weights) must match the NumPy path of
-:class:`newtonglm.kernel.Accumulator`, and the deviance must not depend on the block split.
+:class:`newtonglm.engine.accumulate.Accumulator`, and the deviance must not depend on the block
+split.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from newtonglm import _gram, kernel
+from newtonglm import _gram
+from newtonglm.design import validate
+from newtonglm.design.matrix import DenseMatrix, SparseMatrix
+from newtonglm.engine import accumulate
+from newtonglm.engine.accumulate import PassSums
 from newtonglm.families import Binomial, Family, Gaussian, Poisson, get_family
-from newtonglm.kernel import PassSums
-from newtonglm.matrix import DenseMatrix, SparseMatrix
+from tests.helpers import numpy_rows, pass_sums, start_sums
 
 #: Both paths add the same terms in a different order, with exp/log within 2 ulp.
 RTOL = 1e-11
@@ -47,13 +51,9 @@ def _passes(
     **kw: bool,
 ) -> tuple[PassSums, PassSums]:
     """The pass with the compiled kernel, and with the NumPy path."""
-    compiled = kernel.pass_sums(M, y, weights, offset, coef, family, **kw)
-    fused = kernel._fused_code
-    try:
-        kernel._fused_code = lambda family: None  # type: ignore[assignment]
-        reference = kernel.pass_sums(M, y, weights, offset, coef, family, **kw)
-    finally:
-        kernel._fused_code = fused  # type: ignore[assignment]
+    compiled = pass_sums(M, y, weights, offset, coef, family, **kw)
+    with numpy_rows():
+        reference = pass_sums(M, y, weights, offset, coef, family, **kw)
     return compiled, reference
 
 
@@ -70,11 +70,11 @@ def _assert_same(a: PassSums, b: PassSums, rtol: float = RTOL) -> None:
 
 
 def test_compiled_pass_is_used() -> None:
-    assert kernel._fused_code(Binomial()) == 0
-    assert kernel._fused_code(Poisson()) == 1
-    assert kernel._fused_code(Gaussian()) == 2
+    assert accumulate.fused_code(Binomial()) == 0
+    assert accumulate.fused_code(Poisson()) == 1
+    assert accumulate.fused_code(Gaussian()) == 2
     for family, link in [("binomial", "probit"), ("binomial", "cloglog"), ("gaussian", "log")]:
-        assert kernel._fused_code(get_family(family, link)) is None
+        assert accumulate.fused_code(get_family(family, link)) is None
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -143,7 +143,7 @@ def test_packed_kernel_matches_tiles(family: str, order: str, p: int, m: int) ->
     rng = np.random.default_rng(m + p)
     w = rng.uniform(0.2, 3.0, m)
     off = rng.normal(0.0, 0.2, m)
-    code = kernel._fused_code(FAMILIES[family])
+    code = accumulate.fused_code(FAMILIES[family])
     for intercept in (True, False):
         d = p + int(intercept)
         c = coef if intercept else coef[1:]
@@ -246,7 +246,7 @@ def test_deviance_does_not_depend_on_block_split(family: str) -> None:
     fam = FAMILIES[family]
     totals = set()
     for step in (30_000, 700, 2048, 4999):
-        acc = kernel.Accumulator(fam, coef, 4, True, step, unit_weights=True)
+        acc = accumulate.Accumulator(fam, coef, 4, True, step, unit_weights=True)
         for start in range(0, y.size, step):
             rows = slice(start, start + step)
             acc.add_block(X[rows], y[rows], np.ones(y[rows].size), None)
@@ -327,9 +327,7 @@ def test_glm_kernel_argument_errors() -> None:
 )
 @pytest.mark.parametrize("n", [5, 2049, 300_000])
 def test_nonfinite_rows_scan(layout: str, n: int) -> None:
-    """The compiled row scan of design.nonfinite_rows (threaded when large) against NumPy."""
-    from newtonglm import design
-
+    """The compiled row scan of validate.nonfinite_rows (threaded when large) against NumPy."""
     rng = np.random.default_rng(n)
     base = rng.standard_normal((3 * n, 8))
     bad_rows = rng.choice(3 * n, size=min(4, n), replace=False)
@@ -346,8 +344,8 @@ def test_nonfinite_rows_scan(layout: str, n: int) -> None:
         "every third row": base[::3],
     }[layout]
     expected = ~np.isfinite(X).all(axis=1)
-    assert design._scannable(X) == (layout != "every other column")
-    np.testing.assert_array_equal(design.nonfinite_rows(X), expected)
+    assert validate._scannable(X) == (layout != "every other column")
+    np.testing.assert_array_equal(validate.nonfinite_rows(X), expected)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -375,24 +373,20 @@ def test_compiled_start_matches_numpy(
     fam = FAMILIES[family]
     for intercept in (True, False):
         M = DenseMatrix(X, intercept=intercept)
-        gram, rhs = kernel.start_sums(M, y, w, off, fam)
-        fused = kernel._fused_code
-        try:
-            kernel._fused_code = lambda family: None  # type: ignore[assignment]
-            ref_gram, ref_rhs = kernel.start_sums(M, y, w, off, fam)
-        finally:
-            kernel._fused_code = fused  # type: ignore[assignment]
+        gram, rhs = start_sums(M, y, w, off, fam)
+        with numpy_rows():
+            ref_gram, ref_rhs = start_sums(M, y, w, off, fam)
         np.testing.assert_allclose(gram, ref_gram, rtol=RTOL, atol=1e-12 * np.abs(ref_gram).max())
         np.testing.assert_allclose(rhs, ref_rhs, rtol=RTOL, atol=1e-12 * np.abs(ref_rhs).max())
 
 
 def test_blocks_wider_than_the_packed_kernel() -> None:
     """Past PACKED_MAX_COLS a C-ordered block goes to BLAS and a Fortran one to the tiles."""
-    assert kernel._compiled is not None
-    p = kernel._compiled.PACKED_MAX_COLS + 6
+    assert accumulate._compiled is not None
+    p = accumulate._compiled.PACKED_MAX_COLS + 6
     X, y, coef = _data("binomial", 1500, p, seed=3, scale=0.02)
     sums = []
     for X_ in (X, np.asfortranarray(X)):
         M = DenseMatrix(X_, intercept=True)
-        sums.append(kernel.pass_sums(M, y, np.ones(y.size), None, coef, Binomial()))
+        sums.append(pass_sums(M, y, np.ones(y.size), None, coef, Binomial()))
     _assert_same(sums[0], sums[1])

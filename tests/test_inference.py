@@ -21,11 +21,21 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.formula import options
 
-from newtonglm import GLM, LogisticRegression, PoissonRegression, kernel
+from newtonglm import GLM, LogisticRegression, PoissonRegression
+from newtonglm.engine import blocks
 from newtonglm.exceptions import InvalidGroupsError, InvalidParameterError
-from newtonglm.families import Binomial, Gaussian, Poisson
-from newtonglm.inference import OVERDISPERSION_RATIO, PREDICTION_COLUMNS
-from newtonglm.links import CLogLogLink, IdentityLink, LogitLink, LogLink, ProbitLink
+from newtonglm.families import (
+    Binomial,
+    CLogLogLink,
+    Gaussian,
+    IdentityLink,
+    LogitLink,
+    LogLink,
+    Poisson,
+    ProbitLink,
+)
+from newtonglm.inference.compute import OVERDISPERSION_RATIO
+from newtonglm.inference.prediction import PREDICTION_COLUMNS
 
 from .conftest import simulate
 
@@ -394,8 +404,8 @@ def test_robust_covariances_are_invariant_to_the_block_size(monkeypatch):
         c: GLM(cov_type=c, **kwargs).fit(df, groups=labels if c == "cluster" else None)
         for c in ("HC3", "cluster")
     }
-    monkeypatch.setattr(kernel, "BLOCK_BYTES", 1)  # 1024-row blocks: three blocks
-    assert kernel.block_rows(6) == 1024
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1)  # 1024-row blocks: three blocks
+    assert blocks.block_rows(6) == 1024
     for cov_type, ref in whole.items():
         blocked = ref.with_cov(cov_type, groups=labels if cov_type == "cluster" else None)
         # Rounding only: relative 1e-12, with a floor for entries that nearly cancel.
@@ -688,7 +698,7 @@ def test_cluster_with_missing_drop_matches_statsmodels_on_rows_removed_by_hand(
     params = {"missing": "drop", "cov_type": "cluster", "information": "observed"}
     ours = fit_missing(family, link, df, weights, offset, labels, formula, **params)
     assert ours.n_dropped_ == 6 and ours.inference_.n_groups == 30
-    np.testing.assert_array_equal(ours._fit_design.kept_rows, keep)
+    np.testing.assert_array_equal(ours.result_.design.kept_rows, keep)
     _, se, cov = aligned(ours, ref)
     np.testing.assert_allclose(ours.coef_table()["std_err"], se, rtol=RTOL)
     np.testing.assert_allclose(ours.cov_params_, cov, rtol=RTOL, atol=RTOL * se.min() ** 2)
@@ -717,7 +727,7 @@ def test_rows_without_cluster_label_are_dropped_with_missing_drop(family, link, 
     params = {"missing": "drop", "cov_type": "cluster", "information": "observed"}
     ours = fit_missing(family, link, df, weights, offset, labels, formula, **params)
     assert ours.n_dropped_ == 9 and ours.nobs_ == keep.sum()
-    np.testing.assert_array_equal(ours._fit_design.kept_rows, keep)
+    np.testing.assert_array_equal(ours.result_.design.kept_rows, keep)
     coef, se, _ = aligned(ours, ref)
     assert_close(ours.coef_table()["coef"], coef, floor=se)
     np.testing.assert_allclose(ours.coef_table()["std_err"], se, rtol=RTOL)
@@ -756,7 +766,7 @@ def test_kept_rows_combines_rows_dropped_by_the_formula_and_by_the_design():
         )
     keep = np.ones(len(df), dtype=bool)
     keep[[4, 60, 10, 61]] = False
-    np.testing.assert_array_equal(model._fit_design.kept_rows, keep)
+    np.testing.assert_array_equal(model.result_.design.kept_rows, keep)
     assert model.n_dropped_ == 4
     clean = GLM(family="poisson", formula=formula, cov_type="cluster").fit(
         df[keep], groups=labels[keep]

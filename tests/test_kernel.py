@@ -7,12 +7,22 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from newtonglm import kernel, rank
-from newtonglm.design import Design, finalize
-from newtonglm.families import Binomial, Family, Poisson
-from newtonglm.links import CLogLogLink, LogitLink, LogLink, ProbitLink
-from newtonglm.matrix import DenseMatrix
-from newtonglm.objective import GLMObjective
+from newtonglm.design import Design
+from newtonglm.design.matrix import DenseMatrix
+from newtonglm.design.validate import finalize
+from newtonglm.engine import accumulate, blocks, dense, linalg
+from newtonglm.engine.accumulate import PassSums
+from newtonglm.engine.objective import GLMObjective
+from newtonglm.families import (
+    Binomial,
+    CLogLogLink,
+    Family,
+    LogitLink,
+    LogLink,
+    Poisson,
+    ProbitLink,
+)
+from tests.helpers import hessp, pass_sums, r_factor, wls_sums
 
 # Tolerances, stated once; vectors and matrices are compared in norm (‖a - b‖ ≤ rtol ‖b‖).
 #: Gradient against central differences of D / 2.
@@ -95,12 +105,12 @@ def _central_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> n
     return np.column_stack(cols)
 
 
-def _sums(objective: GLMObjective, coef: np.ndarray) -> kernel.PassSums:
+def _sums(objective: GLMObjective, coef: np.ndarray) -> PassSums:
     d = objective.design
-    return kernel.pass_sums(d.X, d.y, d.weights, d.offset, coef, objective.family)
+    return pass_sums(d.X, d.y, d.weights, d.offset, coef, objective.family)
 
 
-def _assert_sums_equal(a: kernel.PassSums, b: kernel.PassSums, factor: float = 1.0) -> None:
+def _assert_sums_equal(a: PassSums, b: PassSums, factor: float = 1.0) -> None:
     """a equals factor × b, up to the order of additions."""
     assert a.deviance == pytest.approx(factor * b.deviance, rel=RTOL_SUMS)
     assert a.pearson_chi2 == pytest.approx(factor * b.pearson_chi2, rel=RTOL_SUMS)
@@ -159,7 +169,7 @@ def test_objective_evaluate_matches_kernel_pass(case: str) -> None:
 # -- blocks -------------------------------------------------------------------------------------
 def test_block_slices_cover_rows_in_order() -> None:
     n, d = 5000, 3
-    rows = np.concatenate([np.arange(n)[s] for s in kernel.block_slices(n, d)])
+    rows = np.concatenate([np.arange(n)[s] for s in blocks.block_slices(n, d)])
     np.testing.assert_array_equal(rows, np.arange(n))
 
 
@@ -168,9 +178,9 @@ def test_pass_sums_same_with_three_row_blocks(case: str, monkeypatch: pytest.Mon
     objective = _objective(case, n=301)
     coef = _coef_off_optimum()
     whole = _sums(objective, coef)
-    assert len(list(kernel.block_slices(301, 4))) == 1
-    monkeypatch.setattr(kernel, "block_rows", lambda n_features: 3)
-    assert len(list(kernel.block_slices(301, 4))) == 101  # the last block has 1 row
+    assert len(list(blocks.block_slices(301, 4))) == 1
+    monkeypatch.setattr(blocks, "block_rows", lambda n_features: 3)
+    assert len(list(blocks.block_slices(301, 4))) == 101  # the last block has 1 row
     blocked = _sums(objective, coef)
     _assert_sums_equal(blocked, whole)
     assert blocked.n_boundary == whole.n_boundary
@@ -182,9 +192,9 @@ def test_pass_sums_same_with_small_block_bytes(case: str, monkeypatch: pytest.Mo
     objective = _objective(case, n=n)
     coef = _coef_off_optimum()
     whole = _sums(objective, coef)
-    assert len(list(kernel.block_slices(n, 4))) == 1
-    monkeypatch.setattr(kernel, "BLOCK_BYTES", 8)
-    assert [s.stop - s.start for s in kernel.block_slices(n, 4)] == [1024, 1024, 1024, 428]
+    assert len(list(blocks.block_slices(n, 4))) == 1
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 8)
+    assert [s.stop - s.start for s in blocks.block_slices(n, 4)] == [1024, 1024, 1024, 428]
     blocked = _sums(objective, coef)
     _assert_sums_equal(blocked, whole)
     assert blocked.n_boundary == whole.n_boundary
@@ -195,11 +205,11 @@ def test_wls_sums_same_with_three_row_blocks(monkeypatch: pytest.MonkeyPatch) ->
     X = np.asfortranarray(rng.normal(size=(200, 5)))
     w = rng.uniform(0.1, 2.0, size=200)
     z = rng.normal(size=200)
-    gram, rhs = kernel.wls_sums(X, w, z)
+    gram, rhs = wls_sums(X, w, z)
     _assert_close(gram, X.T @ (w[:, None] * X), RTOL_SUMS)
     _assert_close(rhs, X.T @ (w * z), RTOL_SUMS)
-    monkeypatch.setattr(kernel, "block_rows", lambda n_features: 3)
-    gram_b, rhs_b = kernel.wls_sums(X, w, z)
+    monkeypatch.setattr(blocks, "block_rows", lambda n_features: 3)
+    gram_b, rhs_b = wls_sums(X, w, z)
     _assert_close(gram_b, gram, RTOL_SUMS)
     _assert_close(rhs_b, rhs, RTOL_SUMS)
 
@@ -260,8 +270,8 @@ def test_r_factor_is_upper_triangular_with_gram_of_x(
 ) -> None:
     rng = np.random.default_rng(SEED)
     X = np.asfortranarray(rng.normal(size=(100, 5)) @ rng.normal(size=(5, 5)))
-    monkeypatch.setattr(kernel, "block_rows", lambda n_features: rows_per_block)
-    R = kernel.r_factor(X)
+    monkeypatch.setattr(blocks, "block_rows", lambda n_features: rows_per_block)
+    R = r_factor(X)
     assert R.shape == (5, 5)
     np.testing.assert_array_equal(np.tril(R, -1), 0.0)
     _assert_close(R.T @ R, X.T @ X, RTOL_QR)
@@ -272,7 +282,7 @@ def test_r_factor_is_upper_triangular_with_gram_of_x(
 
 def test_r_factor_fewer_rows_than_columns() -> None:
     X = np.asfortranarray(np.random.default_rng(SEED).normal(size=(3, 5)))
-    R = kernel.r_factor(X)
+    R = r_factor(X)
     assert R.shape == (5, 5)
     np.testing.assert_array_equal(np.tril(R, -1), 0.0)
     np.testing.assert_array_equal(R[3:], 0.0)
@@ -287,16 +297,16 @@ def test_aliased_columns_finds_linear_combination(
     base = np.column_stack([np.ones(200), rng.normal(size=(200, 3))])
     combo = 0.5 * base[:, 0] + 2.0 * base[:, 1] - base[:, 2]
     X = np.asfortranarray(np.column_stack([base[:, :3], combo, base[:, 3]]))
-    monkeypatch.setattr(kernel, "block_rows", lambda n_features: rows_per_block)
-    assert rank.aliased_columns(kernel.r_factor(X)) == [3]
-    assert rank.aliased_columns(kernel.r_factor(np.asfortranarray(base))) == []
+    monkeypatch.setattr(blocks, "block_rows", lambda n_features: rows_per_block)
+    assert linalg.aliased_columns(r_factor(X)) == [3]
+    assert linalg.aliased_columns(r_factor(np.asfortranarray(base))) == []
 
 
 def test_aliased_columns_finds_duplicate_and_zero_columns() -> None:
     rng = np.random.default_rng(SEED)
     a, b = rng.normal(size=(2, 150))
     X = np.asfortranarray(np.column_stack([np.ones(150), a, np.zeros(150), b, a]))
-    assert rank.aliased_columns(kernel.r_factor(X)) == [2, 4]
+    assert linalg.aliased_columns(r_factor(X)) == [2, 4]
 
 
 # -- start --------------------------------------------------------------------------------------
@@ -347,24 +357,24 @@ def test_pass_sums_every_layout_matches_direct_formula(
     family = FAMILY_CASES[case]
     X, y, w, offset = _simulate(family, 2500)
     coef = _coef_off_optimum()
-    monkeypatch.setattr(kernel, "block_rows", lambda n_features: 1000)  # 3 blocks, last short
+    monkeypatch.setattr(blocks, "block_rows", lambda n_features: 1000)  # 3 blocks, last short
     M = _layouts(X)[layout]
     assert M.shape == X.shape
     np.testing.assert_array_equal(np.asarray(M), X)
-    sums = kernel.pass_sums(M, y, w, offset, coef, family, keep_weights=True)
+    sums = pass_sums(M, y, w, offset, coef, family, keep_weights=True)
     score, fisher = _direct_sums(family, X, y, w, offset, coef)
     _assert_close(sums.score, score, RTOL_SUMS)
     _assert_close(sums.fisher, fisher, RTOL_SUMS)
-    reference = kernel.pass_sums(np.asfortranarray(X), y, w, offset, coef, family)
+    reference = pass_sums(np.asfortranarray(X), y, w, offset, coef, family)
     assert sums.deviance == pytest.approx(reference.deviance, rel=RTOL_SUMS)
     assert sums.pearson_chi2 == pytest.approx(reference.pearson_chi2, rel=RTOL_SUMS)
     v = np.random.default_rng(3).normal(size=(X.shape[1], 2))
-    _assert_close(kernel.hessp_pass(M, sums.work_weights, v), fisher @ v, RTOL_SUMS)
+    _assert_close(hessp(M, sums.work_weights, v), fisher @ v, RTOL_SUMS)
     z = np.random.default_rng(4).normal(size=X.shape[0])
-    gram, rhs = kernel.wls_sums(M, w, z)
+    gram, rhs = wls_sums(M, w, z)
     _assert_close(gram, X.T @ (w[:, None] * X), RTOL_SUMS)
     _assert_close(rhs, X.T @ (w * z), RTOL_SUMS)
-    _assert_close(kernel.r_factor(M).T @ kernel.r_factor(M), X.T @ X, RTOL_QR)
+    _assert_close(r_factor(M).T @ r_factor(M), X.T @ X, RTOL_QR)
 
 
 def test_score_only_pass_matches_full_pass() -> None:
@@ -372,8 +382,8 @@ def test_score_only_pass_matches_full_pass() -> None:
     X, y, w, offset = _simulate(family, 700)
     M = DenseMatrix(np.ascontiguousarray(X[:, 1:]), intercept=True)
     coef = _coef_off_optimum()
-    full = kernel.pass_sums(M, y, w, offset, coef, family)
-    score_only = kernel.pass_sums(M, y, w, offset, coef, family, fisher=False)
+    full = pass_sums(M, y, w, offset, coef, family)
+    score_only = pass_sums(M, y, w, offset, coef, family, fisher=False)
     assert score_only.fisher is None
     _assert_close(score_only.score, full.score, RTOL_SUMS)
 
@@ -385,7 +395,7 @@ def test_saturated_logit_rows_keep_their_score() -> None:
     X = np.array([[1.0, 40.0], [1.0, -40.0], [1.0, 0.5]])
     y = np.array([0.0, 1.0, 1.0])
     w = np.ones(3)
-    sums = kernel.pass_sums(X, y, w, None, np.array([0.0, 1.0]), family)
+    sums = pass_sums(X, y, w, None, np.array([0.0, 1.0]), family)
     mu = family.clip_mu(family.link.inverse(X @ np.array([0.0, 1.0])))
     _assert_close(sums.score, X.T @ (y - mu), RTOL_SUMS)
     assert sums.n_boundary == 2
@@ -408,10 +418,8 @@ def test_unit_weights_shortcut_matches_general_pass(case: str) -> None:
     X, y, _w, offset = _simulate(family, 900)
     ones = np.ones(X.shape[0])
     coef = _coef_off_optimum()
-    general = kernel.pass_sums(X, y, ones, offset, coef, family, keep_weights=True)
-    shortcut = kernel.pass_sums(
-        X, y, ones, offset, coef, family, keep_weights=True, unit_weights=True
-    )
+    general = pass_sums(X, y, ones, offset, coef, family, keep_weights=True)
+    shortcut = pass_sums(X, y, ones, offset, coef, family, keep_weights=True, unit_weights=True)
     _assert_sums_equal(shortcut, general)
     _assert_close(shortcut.work_weights, general.work_weights, RTOL_SUMS)
 
@@ -424,11 +432,11 @@ def _accumulate_one_block(
     coef: np.ndarray,
     family: Family,
     **options: bool,
-) -> kernel.PassSums:
+) -> PassSums:
     """The general path's sums of ``M`` as one block: an Accumulator, as pass_sums builds it."""
     keep = options.pop("keep_weights")
     unit = options.pop("unit_weights")
-    acc = kernel.Accumulator(
+    acc = accumulate.Accumulator(
         family, coef, M.data.shape[1], M.intercept, M.shape[0], unit_weights=unit, **options
     )
     kept = np.empty(M.shape[0]) if keep else None
@@ -450,27 +458,27 @@ def test_one_block_pass_equals_the_accumulator(
     fisher: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A design of one block takes one direct call of the compiled pass (kernel._one_block):
+    # A design of one block takes one direct call of the compiled pass (dense._one_block):
     # the same sums, to the bit, as the Accumulator that larger designs go through.
-    if kernel._compiled is None:
+    if accumulate.compiled() is None:
         pytest.skip("the compiled kernel is not built")
     family = FAMILY_CASES[case]
     X, y, w, offset = _simulate(family, 700)
     data = np.asarray(X[:, 1:] if intercept else X, order=order)
     M = DenseMatrix(data, intercept=intercept)
     coef = _coef_off_optimum()
-    assert M.shape[0] <= kernel.block_rows(M.shape[1])  # one block
+    assert M.shape[0] <= blocks.block_rows(M.shape[1])  # one block
     calls: list[int] = []
-    one_block = kernel._one_block
+    one_block = dense._one_block
 
-    def spy(*args: object, **kwargs: object) -> kernel.PassSums:
+    def spy(*args: object, **kwargs: object) -> PassSums:
         calls.append(1)
         return one_block(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(kernel, "_one_block", spy)
+    monkeypatch.setattr(dense, "_one_block", spy)
     for weights, off, unit in ((w, offset, False), (np.ones(700), None, True)):
         options = dict(score=score, fisher=fisher, keep_weights=True, unit_weights=unit)
-        fast = kernel.pass_sums(M, y, weights, off, coef, family, **options)
+        fast = pass_sums(M, y, weights, off, coef, family, **options)
         general = _accumulate_one_block(M, y, weights, off, coef, family, **options)
         assert fast.deviance == general.deviance
         assert fast.pearson_chi2 == general.pearson_chi2
@@ -489,6 +497,6 @@ def test_mirror_upper_copies_the_upper_triangle_below() -> None:
     a = np.asfortranarray(
         np.triu(np.arange(1.0, 17.0).reshape(4, 4)) + np.tril(np.full((4, 4), 9e9), -1)
     )
-    out = kernel.mirror_upper(a)
+    out = blocks.mirror_upper(a)
     np.testing.assert_array_equal(out, np.triu(a) + np.triu(a, 1).T)
     assert out.flags.c_contiguous and out is not a

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newtonglm.exceptions import InvalidParameterError
-from newtonglm.links import (
+from newtonglm.families.links import (
     CLogLogLink,
     IdentityLink,
     Link,

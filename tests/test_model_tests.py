@@ -8,12 +8,13 @@ from scipy import stats
 
 import newtonglm
 from newtonglm import GLM, PoissonRegression, anova, lr_test
+from newtonglm.analysis.compare import ANOVA_COLUMNS
 from newtonglm.exceptions import (
     HypothesisError,
     InvalidParameterError,
     NonNestedModelsError,
 )
-from newtonglm.model_tests import ANOVA_COLUMNS, parse_hypothesis
+from newtonglm.inference.wald import parse_hypothesis
 
 from .conftest import simulate
 from .test_inference import (

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from newtonglm import LogisticRegression, PoissonRegression, kernel, parallel
+from newtonglm import LogisticRegression, PoissonRegression, parallel
+from newtonglm.design.matrix import DenseMatrix
+from newtonglm.engine import blocks
 from newtonglm.families import Binomial, Poisson
-from newtonglm.matrix import DenseMatrix
+from tests.helpers import hessp, pass_sums, start_sums
 
 #: Sums over the same blocks added in a different grouping: rounding only.
 RTOL_REGROUPED = 1e-12
@@ -23,7 +25,7 @@ def blas_threads() -> list[int]:
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     # 40 rows x 6 columns per block, so a few thousand rows make dozens of blocks.
-    monkeypatch.setattr(kernel, "BLOCK_BYTES", 40 * 6 * 8)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 40 * 6 * 8)
 
 
 def design(family: str, n: int = 3_000, seed: int = 0):
@@ -48,16 +50,16 @@ def test_pass_sums_on_threads_equal_one_thread(
     M = DenseMatrix(X, intercept=True)
     offset = np.linspace(-0.1, 0.1, y.size)
     with threadpool_limits(1):
-        serial = kernel.pass_sums(M, y, w, offset, coef, fam, keep_weights=True)
-        start_serial = kernel.start_sums(M, y, w, offset, fam)
+        serial = pass_sums(M, y, w, offset, coef, fam, keep_weights=True)
+        start_serial = start_sums(M, y, w, offset, fam)
     threaded = parallel.map_groups(list(range(8)), lambda g: list(g), threads=3)
     assert threaded == [[0, 1], [2, 3, 4], [5, 6, 7]]  # contiguous groups, in order
 
     original = parallel.map_groups
     # Every pass on 3 threads, whatever the machine has.
     monkeypatch.setattr(parallel, "map_groups", lambda items, work: original(items, work, 3))
-    many = kernel.pass_sums(M, y, w, offset, coef, fam, keep_weights=True)
-    start_many = kernel.start_sums(M, y, w, offset, fam)
+    many = pass_sums(M, y, w, offset, coef, fam, keep_weights=True)
+    start_many = start_sums(M, y, w, offset, fam)
     assert many.deviance == pytest.approx(serial.deviance, rel=RTOL_REGROUPED)
     assert many.pearson_chi2 == pytest.approx(serial.pearson_chi2, rel=RTOL_REGROUPED)
     np.testing.assert_allclose(many.score, serial.score, rtol=RTOL_REGROUPED, atol=1e-12)
@@ -66,7 +68,7 @@ def test_pass_sums_on_threads_equal_one_thread(
     assert many.n_boundary == serial.n_boundary
     v = np.array([0.3, -0.1, 0.2, 0.05, -0.4, 0.1])
     np.testing.assert_allclose(
-        kernel.hessp_pass(M, many.work_weights, v),
+        hessp(M, many.work_weights, v),
         serial.fisher @ v,
         rtol=RTOL_REGROUPED,
         atol=1e-10,

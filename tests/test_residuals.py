@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from statsmodels.stats.outliers_influence import GLMInfluence
 
-from newtonglm import GLM, PoissonRegression, kernel, plot_diagnostics
+from newtonglm import GLM, PoissonRegression, plot_diagnostics
+from newtonglm.engine import blocks
 from newtonglm.exceptions import InvalidParameterError
-from newtonglm.residuals import INFLUENCE_COLUMNS, RESIDUAL_KINDS
+from newtonglm.inference.residuals import INFLUENCE_COLUMNS, RESIDUAL_KINDS
 
 from .conftest import simulate
 from .test_inference import (
@@ -67,7 +68,7 @@ def test_influence_matches_statsmodels(case, scale):
     frame = ours.influence()
     names = list(ours.term_names_)
     assert list(frame.columns) == [*INFLUENCE_COLUMNS, *(f"dfbeta_{n}" for n in names)]
-    assert len(frame) == len(ours._fit_design.y)
+    assert len(frame) == len(ours.result_.design.y)
     assert_close(frame["hat"], infl.hat_matrix_diag)
     assert_close(frame["cooks_distance"], infl.cooks_distance[0])
     assert_close(frame["studentized_pearson"], stud_pearson, floor=np.abs(stud_pearson).mean())
@@ -94,7 +95,7 @@ def test_anscombe_residuals_are_unscaled_under_an_estimated_scale(case):
 
 def dense_influence(model) -> dict[str, np.ndarray]:
     """The textbook formulas with the whole matrices (small data only)."""
-    design = model._fit_design
+    design = model.result_.design
     X, y, w = design.X, design.y, design.weights
     eta = X @ model.inference_.coef + (0.0 if design.offset is None else design.offset)
     link = model.family_.link
@@ -121,7 +122,7 @@ def test_blocked_influence_equals_dense_formulas(monkeypatch):
     model = GLM(family="poisson", formula=FORMULA, scale="X2").fit(
         df, sample_weight=df["w"], offset=np.log(df["expo"])
     )
-    monkeypatch.setattr(kernel, "BLOCK_BYTES", 1)  # 1024-row blocks: three blocks
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1)  # 1024-row blocks: three blocks
     frame = model.influence()
     dense = dense_influence(model)
     for col in ("hat", "cooks_distance", "studentized_pearson"):

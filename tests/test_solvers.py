@@ -13,11 +13,10 @@ import pytest
 from scipy import stats
 
 from newtonglm import GLM, ConvergenceWarning
-from newtonglm.design import Design, finalize
-from newtonglm.diagnostics import HISTORY_COLUMNS
-from newtonglm.families import Binomial, Family, Gaussian, Poisson
-from newtonglm.links import LogitLink, LogLink, ProbitLink
-from newtonglm.objective import Evaluation, GLMObjective
+from newtonglm.design import Design
+from newtonglm.design.validate import finalize
+from newtonglm.engine.objective import Evaluation, GLMObjective
+from newtonglm.families import Binomial, Family, Gaussian, LogitLink, LogLink, Poisson, ProbitLink
 from newtonglm.solvers import (
     SOLVERS,
     IterationRecord,
@@ -27,6 +26,7 @@ from newtonglm.solvers import (
     StopRule,
     get_solver,
 )
+from newtonglm.solvers.history import HISTORY_COLUMNS
 from newtonglm.solvers.trust_region import dogleg_step
 
 # Tolerances, stated once (the "coefficients to 1e-6 relative").

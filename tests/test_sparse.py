@@ -9,17 +9,21 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from newtonglm import GLM, LogisticRegression, PoissonRegression, kernel, rank, sparse_kernel
-from newtonglm import estimator as estimator_mod
+from newtonglm import GLM, LogisticRegression, PoissonRegression
+from newtonglm.design.matrix import DenseMatrix, SparseMatrix, as_matrix
+from newtonglm.engine import linalg
+from newtonglm.engine import sparse as sparse_kernel
+from newtonglm.engine.sparse_split import split_of
 from newtonglm.exceptions import (
     MissingValueError,
+    PerfectSeparationWarning,
     RankDeficientError,
     SeparationCheckWarning,
 )
-from newtonglm.families import Binomial, Poisson
-from newtonglm.links import LogitLink, LogLink, ProbitLink
-from newtonglm.matrix import DenseMatrix, SparseMatrix, as_matrix
+from newtonglm.families import Binomial, LogitLink, LogLink, Poisson, ProbitLink
+from newtonglm.fitting import separation
 from newtonglm.solvers import SOLVERS
+from tests.helpers import hessp, pass_sums, r_factor, wls_sums
 
 #: Sparse against dense fits of the same data (same algorithm, other summation order).
 SAME_RTOL = 1e-10
@@ -87,8 +91,8 @@ def test_sparse_fit_matches_dense_and_statsmodels(fmt, case, fit_intercept, seco
     kwargs = {"family": family, "link": link, "fit_intercept": fit_intercept}
     dense = GLM(**kwargs).fit(X, y, sample_weight=w, offset=off)
     sparse = GLM(**kwargs).fit(FORMATS[fmt](X), y, sample_weight=w, offset=off)
-    assert isinstance(sparse._fit_design.X, SparseMatrix)
-    assert sparse._fit_design.X.data.format == fmt  # used as given, not converted
+    assert isinstance(sparse.result_.design.X, SparseMatrix)
+    assert sparse.result_.design.X.data.format == fmt  # used as given, not converted
     assert_same_fit(sparse, dense, SAME_RTOL)
 
     sm_family = (
@@ -184,25 +188,23 @@ def test_sparse_kernel_sums_match_dense(second, intercept):
     X, y, w, off = simulate("poisson", n=2500, second=second)
     Xs, Xd = as_matrix(sp.csr_matrix(X), intercept), as_matrix(X, intercept)
     assert isinstance(Xd, DenseMatrix) and isinstance(Xs, SparseMatrix)
-    assert Xs.split().one_per_row == (second == 0)
+    assert split_of(Xs).one_per_row == (second == 0)
     coef = np.random.default_rng(0).normal(0, 0.1, Xd.shape[1])
     fam = Poisson(link=LogLink())
-    a = kernel.pass_sums(Xs, y, w, off, coef, fam, keep_weights=True)
-    b = kernel.pass_sums(Xd, y, w, off, coef, fam, keep_weights=True)
+    a = pass_sums(Xs, y, w, off, coef, fam, keep_weights=True)
+    b = pass_sums(Xd, y, w, off, coef, fam, keep_weights=True)
     np.testing.assert_allclose(a.fisher, b.fisher, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(a.score, b.score, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(a.deviance, b.deviance, rtol=1e-13)
-    g = kernel.pass_sums(Xs, y, w, off, coef, fam, fisher=False)  # score-only pass
+    g = pass_sums(Xs, y, w, off, coef, fam, fisher=False)  # score-only pass
     np.testing.assert_allclose(g.score, b.score, rtol=1e-12, atol=1e-10)
     v = np.random.default_rng(1).normal(size=(Xd.shape[1], 2))
+    np.testing.assert_allclose(hessp(Xs, a.work_weights, v), b.fisher @ v, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(
-        kernel.hessp_pass(Xs, a.work_weights, v), b.fisher @ v, rtol=1e-10, atol=1e-9
+        hessp(Xs, a.work_weights, v[:, 0]), b.fisher @ v[:, 0], rtol=1e-10, atol=1e-9
     )
-    np.testing.assert_allclose(
-        kernel.hessp_pass(Xs, a.work_weights, v[:, 0]), b.fisher @ v[:, 0], rtol=1e-10, atol=1e-9
-    )
-    ga, ra = kernel.wls_sums(Xs, a.work_weights, y)
-    gb, rb = kernel.wls_sums(Xd, a.work_weights, y)
+    ga, ra = wls_sums(Xs, a.work_weights, y)
+    gb, rb = wls_sums(Xd, a.work_weights, y)
     np.testing.assert_allclose(ga, gb, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(ra, rb, rtol=1e-12, atol=1e-10)
 
@@ -227,9 +229,9 @@ def test_gram_r_factor_agrees_with_qr_on_near_collinearity():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(500, 4))
     X = np.column_stack([X, X[:, 0] + 1e-3 * rng.normal(size=500), X[:, 1] + X[:, 2]])
-    r_qr = kernel.r_factor(X)
-    r_gram = sparse_kernel.gram_r_factor(X.T @ X, rank.RANK_TOL**2)
-    assert rank.aliased_columns(r_qr) == rank.aliased_columns(r_gram) == [5]
+    r_qr = r_factor(X)
+    r_gram = linalg.gram_r_factor(X.T @ X, linalg.RANK_TOL**2)
+    assert linalg.aliased_columns(r_qr) == linalg.aliased_columns(r_gram) == [5]
 
 
 # -- input checks -------------------------------------------------------------------------------
@@ -261,7 +263,7 @@ def test_other_sparse_formats_are_converted(fmt):
     X, y, _, _ = simulate("poisson", n=600, levels=8)
     ref = PoissonRegression().fit(X, y)
     fit = PoissonRegression().fit(sp.csr_matrix(X).asformat(fmt), y)
-    assert fit._fit_design.X.data.format == "csr"
+    assert fit.result_.design.X.data.format == "csr"
     assert_same_fit(fit, ref, SAME_RTOL)
 
 
@@ -270,9 +272,9 @@ def test_separation_check_skipped_for_large_sparse_design(monkeypatch):
         [np.r_[np.zeros(50), np.ones(50)], np.random.default_rng(0).normal(size=100)]
     )
     y = np.r_[np.zeros(50), np.ones(50)]
-    with pytest.warns(estimator_mod.PerfectSeparationWarning, match=r"\['x0'\]"):
+    with pytest.warns(PerfectSeparationWarning, match=r"\['x0'\]"):
         LogisticRegression().fit(sp.csr_matrix(X), y)
-    monkeypatch.setattr(estimator_mod, "SEPARATION_MAX_CELLS", 10)
+    monkeypatch.setattr(separation, "SEPARATION_MAX_CELLS", 10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.warns(SeparationCheckWarning, match=r"skipped: .* \(100 x 3\)"):
@@ -281,11 +283,11 @@ def test_separation_check_skipped_for_large_sparse_design(monkeypatch):
 
 def test_split_puts_dense_columns_apart():
     X, _, _, _ = simulate("binomial", n=1000, levels=10)
-    split = SparseMatrix(sp.csr_matrix(X)).split()
+    split = split_of(SparseMatrix(sp.csr_matrix(X)))
     np.testing.assert_array_equal(split.dense_cols, [0, 1, 2, 3])  # 30%-dense column included
     np.testing.assert_array_equal(split.dense, X[:, :4])
     np.testing.assert_array_equal(split.sparse.toarray(), X[:, 4:])
-    csc = SparseMatrix(sp.csc_matrix(X)).split()
+    csc = split_of(SparseMatrix(sp.csc_matrix(X)))
     np.testing.assert_array_equal(csc.dense, X[:, :4])
     np.testing.assert_array_equal(csc.sparse.toarray(), X[:, 4:])
 
@@ -307,12 +309,12 @@ def categorical_frame(levels: int, n: int = 3000, seed: int = SEED) -> pd.DataFr
 def test_formula_sparse_auto_chooses_by_size(levels, expect_sparse):
     df = categorical_frame(levels)
     auto = PoissonRegression(formula="y ~ x + g").fit(df)
-    assert isinstance(auto._fit_design.X, SparseMatrix) is expect_sparse
+    assert isinstance(auto.result_.design.X, SparseMatrix) is expect_sparse
     forced = {
         flag: PoissonRegression(formula="y ~ x + g", sparse=flag).fit(df) for flag in (True, False)
     }
-    assert isinstance(forced[True]._fit_design.X, SparseMatrix)
-    assert isinstance(forced[False]._fit_design.X, DenseMatrix)
+    assert isinstance(forced[True].result_.design.X, SparseMatrix)
+    assert isinstance(forced[False].result_.design.X, DenseMatrix)
     for other in forced.values():
         assert_same_fit(auto, other, SAME_RTOL)
         assert list(auto.term_names_) == list(other.term_names_)

@@ -11,8 +11,9 @@ import pytest
 import scipy.sparse as sp
 import statsmodels.api as sm
 
-from newtonglm import GLM, LogisticRegression, PoissonRegression, start
+from newtonglm import GLM, LogisticRegression, PoissonRegression
 from newtonglm.exceptions import ConvergenceWarning, MissingValueError, RankDeficientError
+from newtonglm.fitting import start
 from newtonglm.solvers import SOLVERS
 
 from .test_against_statsmodels import FAMILY_LINKS, sm_family
@@ -110,17 +111,23 @@ def test_sparse_design_uses_the_subsample_start() -> None:
 
 def full_passes_with_fisher(monkeypatch: pytest.MonkeyPatch, n_rows: int) -> list[bool]:
     """Spy on the kernel: for each pass over all ``n_rows`` rows, whether it formed the Gram."""
-    from newtonglm import kernel
+    from newtonglm.engine.dense import DenseExecutor
+    from newtonglm.engine.sparse import SparseExecutor
 
     calls: list[bool] = []
-    pass_sums = kernel.pass_sums
 
-    def spy(X, *args, **kwargs):
-        if X.shape[0] == n_rows:
-            calls.append(kwargs.get("fisher", True))
-        return pass_sums(X, *args, **kwargs)
+    def spy_on(executor: type) -> None:
+        pass_sums = executor.pass_sums
 
-    monkeypatch.setattr(kernel, "pass_sums", spy)
+        def spy(self, X, *args, **kwargs):
+            if X.shape[0] == n_rows:
+                calls.append(kwargs.get("fisher", True))
+            return pass_sums(self, X, *args, **kwargs)
+
+        monkeypatch.setattr(executor, "pass_sums", spy)
+
+    spy_on(DenseExecutor)
+    spy_on(SparseExecutor)
     return calls
 
 
@@ -178,7 +185,7 @@ def test_no_step_from_the_subsample_curvature_still_reports_the_fisher_informati
 ) -> None:
     """A solver that stops before its first step returns the start's evaluation as its final
     one; the fit then forms the Fisher information there for the standard errors."""
-    from newtonglm import estimator
+    import newtonglm.fitting.fit as fit_module
     from newtonglm.solvers.base import SolverResult, StopReason
     from newtonglm.solvers.newton import NewtonSolver
 
@@ -187,7 +194,7 @@ def test_no_step_from_the_subsample_curvature_still_reports_the_fisher_informati
             ev = objective.evaluate(coef0)
             return SolverResult(coef0, False, StopReason.STEP_FAILED, 0, (), ev)
 
-    monkeypatch.setattr(estimator, "get_solver", lambda name, **kwargs: NoStep())
+    monkeypatch.setattr(fit_module, "get_solver", lambda name, **kwargs: NoStep())
     monkeypatch.setattr(start, "CURVATURE_MIN_COLS", 5)
     calls = full_passes_with_fisher(monkeypatch, N_ROWS)
     X, y = data("binomial", seed=10)
@@ -267,11 +274,11 @@ def test_nonfinite_x_found_by_the_first_full_pass(
 
 def test_finite_x_is_not_scanned_separately(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fit of finite X reads it for the passes only (no separate NaN/inf scan)."""
-    from newtonglm import design
+    from newtonglm.design import validate
 
     calls: list[int] = []
-    scan = design.nonfinite_rows
-    monkeypatch.setattr(design, "nonfinite_rows", lambda v: calls.append(1) or scan(v))
+    scan = validate.nonfinite_rows
+    monkeypatch.setattr(validate, "nonfinite_rows", lambda v: calls.append(1) or scan(v))
     X, y = data("poisson")
     for n in (N_ROWS, 500):  # the subsample start, and R's start
         PoissonRegression().fit(X[:n], y[:n])
@@ -297,8 +304,10 @@ def test_poisson_intercept_start_with_weights_and_offset_is_the_intercept_only_m
     w = rng.uniform(0.2, 3.0, y.size)
     off = rng.normal(0.0, 0.5, y.size)
     est = PoissonRegression()
-    design, _ = est._design_and_groups(X, y, w, off, None)
-    from newtonglm.objective import GLMObjective
+    from newtonglm.engine.objective import GLMObjective
+    from newtonglm.estimators.inputs import fit_inputs
+
+    design = fit_inputs(est, X, y, w, off, None, est._family(), est._encode_response).design
 
     first = start.intercept_start(est._family(), design, GLMObjective(est._family(), design))
     assert first is not None

@@ -11,13 +11,22 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets
-from .diagnostics import compare_solvers
-from .estimator import GLM, LogisticRegression, PoissonRegression
+from .analysis.compare import anova, lr_test
+from .analysis.plotting import plot_convergence, plot_diagnostics  # matplotlib only when called
+from .analysis.solver_comparison import compare_solvers
+from .estimators import GLM, LogisticRegression, PoissonRegression
 from .exceptions import ConvergenceWarning, PerfectSeparationWarning
-from .families import Binomial, Gaussian, Poisson
-from .links import CLogLogLink, IdentityLink, LogitLink, LogLink, ProbitLink
-from .model_tests import HypothesisTestResult, anova, lr_test
-from .plotting import plot_convergence, plot_diagnostics  # import matplotlib only when called
+from .families import (
+    Binomial,
+    CLogLogLink,
+    Gaussian,
+    IdentityLink,
+    LogitLink,
+    LogLink,
+    Poisson,
+    ProbitLink,
+)
+from .inference.wald import HypothesisTestResult
 
 try:
     __version__ = version("newtonglm")

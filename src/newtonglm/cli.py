@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .estimator import GLM
+from .estimators import GLM
 from .exceptions import NewtonGLMError
-from .inference import SCALE_METHODS
-from .robust import COV_TYPES
+from .inference.options import SCALE_METHODS
+from .inference.robust import COV_TYPES
 from .solvers import SOLVERS
 
 __all__ = ["main"]

@@ -12,9 +12,9 @@ import sys
 import numpy as np
 
 from . import datasets
-from .diagnostics import compare_solvers
-from .estimator import GLM, LogisticRegression, PoissonRegression
-from .plotting import plot_convergence
+from .analysis.plotting import plot_convergence
+from .analysis.solver_comparison import compare_solvers
+from .estimators import GLM, LogisticRegression, PoissonRegression
 from .solvers import SOLVERS
 
 __all__ = ["run_demo"]

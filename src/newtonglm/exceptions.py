@@ -3,10 +3,15 @@
 Errors about the user's input derive from :class:`InvalidInputError`, itself a ``ValueError``,
 so ``except ValueError`` keeps working; each message names the column, the count and the fix.
 Warnings derive from ``RuntimeWarning`` (and scikit-learn's ``ConvergenceWarning`` where that
-is the established name).
+is the established name); :func:`warn` issues them at the user's line, however deep inside
+the package the condition was found.
 """
 
 from __future__ import annotations
+
+import os
+import sys
+import warnings
 
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
@@ -26,9 +31,28 @@ __all__ = [
     "PerfectSeparationWarning",
     "RankDeficientError",
     "RankDeficientWarning",
+    "SeparationCheckWarning",
     "ShapeMismatchError",
     "UnseenLevelError",
+    "warn",
 ]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first calling frame outside newtonglm.
+
+    A fixed ``stacklevel`` points at whichever package function happened to call the helper
+    that found the problem; this points at the user's ``fit(...)`` (or scikit-learn's call of
+    it), as a warning should.
+    """
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class NewtonGLMError(Exception):

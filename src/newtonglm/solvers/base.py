@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .._typing import FloatArray
-from ..objective import Evaluation, GLMObjective
+from ..engine.objective import Evaluation, GLMObjective
 
 __all__ = [
     "IterationRecord",

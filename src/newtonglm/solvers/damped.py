@@ -21,48 +21,19 @@ from __future__ import annotations
 import numpy as np
 
 from .._typing import FloatArray
-from ..objective import Evaluation, GLMObjective
-from .base import (
-    IterationCallback,
-    SolverResult,
-    StopReason,
-    StopRule,
-    Trace,
+from ..engine.objective import GLMObjective
+from ._steps import (
+    ACCEPT,
+    MAX_REJECTIONS,
+    begin,
+    done,
+    newton_decrement,
+    newton_direction,
+    reduction_ratio,
 )
-from .gradient import NOISE, rose
-from .newton import newton_direction
+from .base import IterationCallback, SolverResult, StopReason, StopRule
 
-__all__ = ["DampedNewtonSolver", "newton_decrement", "reduction_ratio"]
-
-#: A step is accepted when ρ exceeds this.
-ACCEPT = 0.0
-#: Consecutive rejected steps before giving up (each increases the damping by a growing factor).
-MAX_REJECTIONS = 30
-#: Predicted decreases below this multiple of ``|D| + 0.1`` are too small for ρ to be measured
-#: (the actual decrease would be rounding noise); such steps are judged by ``rose`` alone.
-TINY_PREDICTION = 1e3 * NOISE
-
-
-def reduction_ratio(current: Evaluation, trial: Evaluation, step: FloatArray) -> float:
-    """ρ = actual / predicted decrease of the deviance for ``step`` from ``current``.
-
-    The prediction is the quadratic model ``−2 gᵀΔ − ΔᵀHΔ`` with the Fisher information at
-    ``current``. When it is below rounding resolution, ρ is 1 if the deviance did not rise and
-    −1 otherwise; a non-finite trial gives −inf.
-    """
-    if not trial.finite:
-        return float("-inf")
-    assert current.grad is not None and current.hess is not None
-    predicted = -2.0 * float(current.grad @ step) - float(step @ current.hess @ step)
-    if predicted <= TINY_PREDICTION * (abs(current.deviance) + 0.1):
-        return -1.0 if rose(current.deviance, trial.deviance) else 1.0
-    return (current.deviance - trial.deviance) / predicted
-
-
-def newton_decrement(ev: Evaluation) -> float:
-    """Newton decrement ``gᵀH⁻¹g`` (the deviance decrease a full Newton step would bring)."""
-    assert ev.grad is not None and ev.hess is not None
-    return float(-ev.grad @ newton_direction(ev.hess, ev.grad))
+__all__ = ["DampedNewtonSolver"]
 
 
 def _diagonal(hess: FloatArray) -> FloatArray:
@@ -99,11 +70,9 @@ class DampedNewtonSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by Levenberg–Marquardt steps."""
-        trace = Trace(callback)
-        current = objective.evaluate(coef0)
-        trace.record(current)
-        if not current.finite:
-            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, trace.history, current)
+        trace, current, early = begin(objective, coef0, callback)
+        if early is not None:
+            return early
         lam = float(self.damping)
         reason = StopReason.MAX_ITER
         n_iter = 0
@@ -136,11 +105,4 @@ class DampedNewtonSolver:
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return SolverResult(
-            coef=current.coef,
-            converged=reason is StopReason.DEVIANCE_TOL,
-            reason=reason,
-            n_iter=n_iter,
-            history=trace.history,
-            final=current,
-        )
+        return done(current, reason, n_iter, trace)

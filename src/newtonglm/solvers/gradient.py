@@ -22,70 +22,18 @@ from __future__ import annotations
 import numpy as np
 
 from .._typing import FloatArray
-from ..objective import Evaluation, GLMObjective
-from .base import (
-    IterationCallback,
-    IterationRecord,
-    SolverResult,
-    StopReason,
-    StopRule,
-    Trace,
-    grad_norm,
-)
+from ..engine.objective import GLMObjective
+from ._steps import begin, finish, gradient_ratio, rose
+from .base import IterationCallback, SolverResult, StopReason, StopRule, grad_norm
 
-__all__ = [
-    "NOISE",
-    "GradientDescentSolver",
-    "OptimalGradientDescentSolver",
-    "finish",
-    "gradient_ratio",
-    "rose",
-]
+__all__ = ["GradientDescentSolver", "OptimalGradientDescentSolver"]
 
-#: Relative deviance changes below this are rounding noise, not a rise (a deviance summed over
-#: n rows carries an error of a few ulps times √n; 1e-12 is far above that and far below tol).
-NOISE = 1e-12
 #: gd stops as diverged after this many consecutive rises of the objective ...
 MAX_RISES = 5
 #: ... or after this many consecutive steps above the best objective so far (oscillation).
 MAX_ABOVE_BEST = 50
 #: gd-optimal's safeguard gives up after this many halvings of η (a factor 2**-30 ≈ 1e-9).
 MAX_HALVINGS = 30
-
-
-def rose(dev_old: float, dev_new: float) -> bool:
-    """Whether the deviance rose by more than rounding noise (or became non-finite)."""
-    return not dev_new - dev_old <= NOISE * (abs(dev_old) + 0.1)
-
-
-def gradient_ratio(ev: Evaluation, g0_norm: float) -> float:
-    """|g_k|∞ / |g_0|∞ for the first-order stopping condition (0 when g_0 is exactly 0)."""
-    gn = grad_norm(ev)
-    if g0_norm > 0.0:
-        return gn / g0_norm
-    return 0.0 if gn == 0.0 else float("inf")
-
-
-def finish(
-    objective: GLMObjective,
-    current: Evaluation,
-    reason: StopReason,
-    n_iter: int,
-    history: tuple[IterationRecord, ...],
-) -> SolverResult:
-    """The result at ``current``, with one more pass for the Fisher information inference needs.
-
-    For solvers that never form the d×d information while iterating (first-order, newton-cg).
-    """
-    final = objective.evaluate(current.coef)
-    return SolverResult(
-        coef=final.coef,
-        converged=reason is StopReason.DEVIANCE_TOL,
-        reason=reason,
-        n_iter=n_iter,
-        history=history,
-        final=final,
-    )
 
 
 class GradientDescentSolver:
@@ -122,13 +70,11 @@ class GradientDescentSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by fixed-η gradient steps."""
-        trace = Trace(callback)
         eta = float(self.learning_rate)
         total_weight = objective.total_weight
-        current = objective.evaluate(coef0, hess=False)
-        trace.record(current)
-        if not current.finite:
-            return finish(objective, current, StopReason.NON_FINITE, 0, trace.history)
+        trace, current, early = begin(objective, coef0, callback, hess=False)
+        if early is not None:
+            return early
         g0_norm = grad_norm(current)
         reason = StopReason.MAX_ITER
         n_iter = 0
@@ -186,12 +132,10 @@ class OptimalGradientDescentSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by gradient steps of the model-optimal length."""
-        trace = Trace(callback)
         total_weight = objective.total_weight
-        current = objective.evaluate(coef0, hess=False, weights=True)
-        trace.record(current)
-        if not current.finite:
-            return finish(objective, current, StopReason.NON_FINITE, 0, trace.history)
+        trace, current, early = begin(objective, coef0, callback, hess=False, weights=True)
+        if early is not None:
+            return early
         g0_norm = grad_norm(current)
         reason = StopReason.MAX_ITER
         n_iter = 0

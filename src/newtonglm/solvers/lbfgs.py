@@ -29,17 +29,9 @@ import numpy as np
 from scipy import optimize
 
 from .._typing import FloatArray
-from ..objective import Evaluation, GLMObjective
-from .base import (
-    IterationCallback,
-    SolverResult,
-    StopReason,
-    StopRule,
-    Trace,
-    grad_norm,
-)
-from .damped import newton_decrement
-from .gradient import finish, gradient_ratio
+from ..engine.objective import Evaluation, GLMObjective
+from ._steps import begin, finish, gradient_ratio, newton_decrement
+from .base import IterationCallback, SolverResult, StopReason, StopRule, grad_norm
 
 __all__ = ["LBFGSSolver"]
 
@@ -81,12 +73,10 @@ class LBFGSSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by L-BFGS, one record per iteration."""
-        trace = Trace(callback)
         total_weight = objective.total_weight
-        start = objective.evaluate(coef0, hess=False)
-        trace.record(start)
-        if not start.finite:
-            return finish(objective, start, StopReason.NON_FINITE, 0, trace.history)
+        trace, start, early = begin(objective, coef0, callback, hess=False)
+        if early is not None:
+            return early
         g0_norm = grad_norm(start)
         state = _State(current=start, last=start)
 

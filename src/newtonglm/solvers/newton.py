@@ -11,24 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._typing import FloatArray
-from ..objective import GLMObjective, solve_normal_equations
-from .base import (
-    IterationCallback,
-    SolverResult,
-    StopReason,
-    StopRule,
-    Trace,
-)
+from ..engine.objective import GLMObjective
+from ._steps import begin, done, newton_direction
+from .base import IterationCallback, SolverResult, StopReason, StopRule
 
-__all__ = ["NewtonSolver", "newton_direction"]
+__all__ = ["NewtonSolver"]
 
 #: Step-halving gives up after this many halvings (step size 2**-30 ≈ 1e-9).
 MAX_HALVINGS = 30
-
-
-def newton_direction(hess: FloatArray, grad: FloatArray) -> FloatArray:
-    """Solve hess Δ = -grad by Cholesky; fall back to least squares if hess is not PD."""
-    return solve_normal_equations(hess, -grad)
 
 
 class NewtonSolver:
@@ -45,11 +35,9 @@ class NewtonSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by Newton steps with step-halving."""
-        trace = Trace(callback)
-        current = objective.evaluate(coef0)
-        trace.record(current)
-        if not current.finite:
-            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, trace.history, current)
+        trace, current, early = begin(objective, coef0, callback)
+        if early is not None:
+            return early
         reason = StopReason.MAX_ITER
         n_iter = 0
         assert current.grad is not None and current.hess is not None
@@ -75,11 +63,4 @@ class NewtonSolver:
             if stop.converged(previous.deviance, current.deviance, decrement=decrement):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return SolverResult(
-            coef=current.coef,
-            converged=reason is StopReason.DEVIANCE_TOL,
-            reason=reason,
-            n_iter=n_iter,
-            history=trace.history,
-            final=current,
-        )
+        return done(current, reason, n_iter, trace)

@@ -22,15 +22,9 @@ import math
 import numpy as np
 
 from .._typing import FloatArray
-from ..objective import Evaluation, GLMObjective
-from .base import (
-    IterationCallback,
-    SolverResult,
-    StopReason,
-    StopRule,
-    Trace,
-)
-from .gradient import NOISE, finish
+from ..engine.objective import Evaluation, GLMObjective
+from ._steps import NOISE, begin, finish
+from .base import IterationCallback, SolverResult, StopReason, StopRule
 
 __all__ = ["NewtonCGSolver", "truncated_newton_step"]
 
@@ -104,12 +98,10 @@ class NewtonCGSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by truncated Newton steps."""
-        trace = Trace(callback)
         max_cg = max(20, 2 * objective.n_features)
-        current = objective.evaluate(coef0, hess=False, weights=True)
-        trace.record(current)
-        if not current.finite:
-            return finish(objective, current, StopReason.NON_FINITE, 0, trace.history)
+        trace, current, early = begin(objective, coef0, callback, hess=False, weights=True)
+        if early is not None:
+            return early
         assert current.grad is not None
         g0 = float(np.linalg.norm(current.grad))
 

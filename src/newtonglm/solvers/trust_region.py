@@ -22,16 +22,9 @@ import math
 import numpy as np
 
 from .._typing import FloatArray
-from ..objective import GLMObjective
-from .base import (
-    IterationCallback,
-    SolverResult,
-    StopReason,
-    StopRule,
-    Trace,
-)
-from .damped import ACCEPT, MAX_REJECTIONS, reduction_ratio
-from .newton import newton_direction
+from ..engine.objective import GLMObjective
+from ._steps import ACCEPT, MAX_REJECTIONS, begin, done, newton_direction, reduction_ratio
+from .base import IterationCallback, SolverResult, StopReason, StopRule
 
 __all__ = ["TrustRegionSolver", "dogleg_step"]
 
@@ -107,11 +100,9 @@ class TrustRegionSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by dogleg trust-region steps."""
-        trace = Trace(callback)
-        current = objective.evaluate(coef0)
-        trace.record(current)
-        if not current.finite:
-            return SolverResult(coef0, False, StopReason.NON_FINITE, 0, trace.history, current)
+        trace, current, early = begin(objective, coef0, callback)
+        if early is not None:
+            return early
         assert current.grad is not None and current.hess is not None
         newton = newton_direction(current.hess, current.grad)
         scale = _scale(current.hess)
@@ -147,14 +138,7 @@ class TrustRegionSolver:
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return SolverResult(
-            coef=current.coef,
-            converged=reason is StopReason.DEVIANCE_TOL,
-            reason=reason,
-            n_iter=n_iter,
-            history=trace.history,
-            final=current,
-        )
+        return done(current, reason, n_iter, trace)
 
 
 def _scale(hess: FloatArray) -> FloatArray:

@@ -1,0 +1,71 @@
+"""A classifier's response: any two labels → 0.0 / 1.0 for ``classes_[1]``, and its checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.multiclass import type_of_target
+
+from .._typing import FloatArray
+from ..exceptions import InvalidResponseError
+from .base import Design
+
+__all__ = ["check_both_classes", "encode_binary"]
+
+
+def encode_binary(y: Any, name: str) -> tuple[FloatArray, np.ndarray]:
+    """The response as 1.0 for the second of its two sorted labels, 0.0 for the first.
+
+    Returns the encoded vector (NaN where the label is missing) and the two labels
+    (``classes_``). Raises :class:`InvalidResponseError` unless there are exactly two classes.
+    """
+    values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim == 1 and values.dtype.kind in "biuf":
+        # The common case without sorting a million labels: numeric 0/1 with both present
+        # (then nothing is missing: NaN is neither 0 nor 1).
+        is1 = values == 1
+        if ((values == 0) | is1).all() and 0 < np.count_nonzero(is1) < values.size:
+            classes = np.array([0, 1]).astype(values.dtype)
+            if values.dtype == np.float64:
+                return values, classes  # already the 0.0 / 1.0 response: no copy of n floats
+            return is1.astype(np.float64), classes
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    present = values[~missing]
+    try:
+        kind = type_of_target(present, input_name=name, raise_unknown=True)
+    except ValueError as exc:
+        raise InvalidResponseError(f"{exc} (LogisticRegression needs two classes).") from None
+    if kind != "binary" or np.unique(present).shape[0] != 2:
+        classes = np.unique(present) if kind != "continuous" else np.array([])
+        raise InvalidResponseError(
+            f"Only binary classification is supported: LogisticRegression needs exactly "
+            f"two classes in {name!r}; the type of the target is {kind!r}"
+            + (f" with {len(classes)} class(es)" if kind != "continuous" else "")
+            + ". For proportions or grouped data use GLM(family='binomial')."
+        )
+    classes = np.unique(present)
+    encoded = np.where(missing, np.nan, (values == classes[1]).astype(np.float64))
+    return np.asarray(encoded, dtype=np.float64), classes
+
+
+def check_both_classes(design: Design, classes: np.ndarray) -> None:
+    """Raise unless both classes occur among the rows with positive weight."""
+    y, w = design.y, design.weights
+    if y.size and float(w.min()) > 0.0:
+        # Every row counts (the usual case): y is 0/1 here, so its sum tells both classes
+        # apart without a masked copy of y.
+        ones = float(y.sum())
+        present = (ones < y.size, ones > 0.0)
+    else:
+        kept = y[w > 0]
+        present = (bool((kept == 0.0).any()), bool((kept == 1.0).any()))
+    for label, found in zip(classes, present, strict=True):
+        if not found:
+            raise InvalidResponseError(
+                f"LogisticRegression needs both classes among rows with positive "
+                f"sample_weight; class {label!r} has none, so only one class is left."
+            )

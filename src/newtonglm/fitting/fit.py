@@ -1,0 +1,144 @@
+"""One fit, start to finish: :func:`fit_glm` turns a family and a design into a :class:`GLMFit`.
+
+Order of calls: :func:`~.start.prepare` (choose the start; the rank check on the way) →
+the solver's ``solve`` under one :class:`~newtonglm.solvers.StopRule` → the separation policy
+(:func:`~.separation.check`) → a warning with its remedy when the fit is not a converged MLE →
+the null deviance → :func:`newtonglm.inference.compute` → the frozen result. No estimator, no
+DataFrame: the estimator builds the design and copies its attributes from the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..design.base import Design
+from ..exceptions import ConvergenceWarning, PerfectSeparationWarning, warn
+from ..families import Family
+from ..inference import CovOptions, compute, null_deviance
+from ..solvers import StopReason, StopRule, get_solver
+from ..solvers.base import IterationCallback
+from ..solvers.history import convergence_order, convergence_rate
+from . import separation
+from .result import GLMFit
+from .start import prepare
+
+__all__ = ["FitOptions", "fit_glm", "refit_inference"]
+
+
+@dataclass(frozen=True, slots=True)
+class FitOptions:
+    """How to fit: the solver and its stopping rule, the rank policy and the covariance."""
+
+    #: ``solver=`` name (see ``newtonglm.solvers.SOLVERS``).
+    solver: str = "newton"
+    #: Fixed step of ``solver="gd"`` (ignored by the other solvers).
+    learning_rate: float = 0.1
+    #: Tolerance of the stopping rule (also the null model's).
+    tol: float = 1e-8
+    #: Iteration limit; None is the solver's own default.
+    max_iter: int | None = None
+    #: ``on_rank_deficient``: "raise" or "drop".
+    on_rank_deficient: str = "raise"
+    #: Covariance type, dispersion, information and cluster codes.
+    cov: CovOptions = field(default_factory=CovOptions)
+    #: Called with every iteration's record (``verbose=``).
+    callback: IterationCallback | None = None
+
+
+def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -> GLMFit:
+    """Fit the GLM ``family`` to ``design`` by maximum likelihood.
+
+    Parameters
+    ----------
+    family : Family
+        Family with its link.
+    design : Design
+        The validated design (response checked against the family by the caller).
+    options : FitOptions, optional
+        Solver, tolerance, rank policy and covariance; the defaults are the estimators'.
+
+    Returns
+    -------
+    GLMFit
+        Frozen; warnings (non-convergence, separation, aliased columns) were issued and are
+        also kept in ``notes``.
+    """
+    opts = FitOptions() if options is None else options
+    begun = prepare(family, design, solver=opts.solver, on_rank_deficient=opts.on_rank_deficient)
+    solver = get_solver(opts.solver, learning_rate=float(opts.learning_rate))
+    max_iter = solver.default_max_iter if opts.max_iter is None else int(opts.max_iter)
+    stop = StopRule(tol=float(opts.tol), max_iter=max_iter)
+    objective = begun.objective
+    result = solver.solve(objective, begun.coef, stop, opts.callback)
+    if not result.final.hess_exact:
+        # No step taken from a subsample start: the Fisher information for inference.
+        result = dataclasses.replace(result, final=objective.evaluate(result.coef))
+    converged = result.converged
+    separated, notes = separation.check(family, begun.design, result.final, converged)
+    if separated:
+        # The root cause of any convergence trouble: say that, not "increase max_iter".
+        converged = False
+        msg = (
+            f"the data are (quasi-)completely separated by column(s) {list(separated)}: "
+            "the maximum-likelihood estimate does not exist and the reported coefficients "
+            "and standard errors are meaningless. Remove or merge those columns, or use "
+            "penalised (Firth) regression."
+        )
+        warn(msg, PerfectSeparationWarning)
+        notes.append(msg)
+    elif not converged:
+        warn(
+            f"{opts.solver} solver did not converge: {result.reason.value} after "
+            f"{result.n_iter} iterations (tol={opts.tol:g}). {_advice(result.reason)}",
+            ConvergenceWarning,
+        )
+        notes.append(f"did not converge ({result.reason.value}).")
+    # The null model is always fitted by Newton to the same tol, whatever solver and max_iter.
+    null_dev = null_deviance(family, design, StopRule(tol=float(opts.tol)))
+    inference = compute(family, design, result.final, begun.kept, null_dev, opts.cov)
+    if len(begun.kept) < design.X.shape[1]:
+        kept = set(begun.kept)
+        dropped = [name for j, name in enumerate(design.names) if j not in kept]
+        notes.append(f"aliased column(s) {dropped} dropped; their coefficients are NaN.")
+    # Order and rate from the score's max-norm, the error proxy every solver records.
+    grad_norms = [rec.grad_norm for rec in result.history]
+    return GLMFit(
+        family=family,
+        design=design,
+        kept=begun.kept,
+        final=result.final,
+        inference=inference,
+        groups=opts.cov.groups,
+        solver=opts.solver,
+        converged=converged,
+        reason=result.reason,
+        n_iter=result.n_iter,
+        history=result.history,
+        n_passes=begun.passes + objective.n_passes,
+        start=begun.kind,
+        separation=separated,
+        notes=tuple(notes),
+        convergence_order=convergence_order(grad_norms),
+        convergence_rate=convergence_rate(grad_norms),
+    )
+
+
+def refit_inference(fit: GLMFit, cov: CovOptions) -> GLMFit:
+    """``fit`` with its covariance recomputed under ``cov`` (nothing refitted)."""
+    inference = compute(
+        fit.family, fit.design, fit.final, fit.kept, fit.inference.null_deviance, cov
+    )
+    return fit.with_inference(inference, cov.groups)
+
+
+def _advice(reason: StopReason) -> str:
+    """What to try after a solver stopped for ``reason``."""
+    if reason in (StopReason.DIVERGED, StopReason.NON_FINITE):
+        return (
+            "Use a smaller learning_rate (solver='gd'), or a solver that adapts its step "
+            "('newton', 'gd-optimal', 'lbfgs'); check the data for extreme values."
+        )
+    return (
+        "Increase max_iter, loosen tol, or try another solver; check the data for extreme values."
+    )

@@ -1,0 +1,76 @@
+"""A fit as a value: :class:`GLMFit`, everything ``fit_glm`` found, frozen.
+
+The estimator copies its fitted attributes from a GLMFit and keeps it as ``result_``; post-fit
+statistics (residuals, influence, robust covariances, model comparisons) are computed from it
+without refitting, and a GLMFit can be tested, compared and passed on without an estimator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._typing import FloatArray
+from ..design.base import Design
+from ..engine.objective import Evaluation
+from ..families import Family
+from ..inference.compute import Inference
+from ..solvers import IterationRecord, StopReason
+
+__all__ = ["GLMFit"]
+
+
+@dataclass(frozen=True, slots=True)
+class GLMFit:
+    """The outcome of one fit: the solution, how it was reached, and its inference."""
+
+    #: Family with its link.
+    family: Family
+    #: The validated design, every column (aliased ones included).
+    design: Design
+    #: Indices of the columns fitted (the non-aliased ones), ascending.
+    kept: tuple[int, ...]
+    #: The solver's evaluation at the solution on the kept columns (coefficients, deviance,
+    #: score and Fisher information): what residuals, influence and sandwiches start from.
+    final: Evaluation
+    #: Coefficients over all columns (NaN for aliased ones), covariance and fit statistics.
+    inference: Inference
+    #: Cluster codes of the design's rows (``cov_type="cluster"``), or None.
+    groups: np.ndarray | None
+    #: The ``solver=`` name used.
+    solver: str
+    #: Whether the stopping rule was met (False as well when the data are separated).
+    converged: bool
+    #: Why the solver stopped.
+    reason: StopReason
+    #: Iterations taken.
+    n_iter: int
+    #: One record per iteration, row 0 the start.
+    history: tuple[IterationRecord, ...]
+    #: Passes over X the fit made (start, evaluations, rank check).
+    n_passes: int
+    #: Where the solver started: "mustart", "subsample" or "intercept".
+    start: str
+    #: Columns of a separating direction (binomial), or None.
+    separation: tuple[str, ...] | None
+    #: Notes for the summary (warnings raised, aliased columns).
+    notes: tuple[str, ...]
+    #: Empirical convergence order and linear rate of the score's max-norm.
+    convergence_order: float
+    convergence_rate: float
+
+    @property
+    def coef(self) -> FloatArray:
+        """Coefficients over all columns of the design (NaN for aliased ones)."""
+        return self.inference.coef
+
+    @property
+    def fitted_design(self) -> Design:
+        """The design on the fitted (non-aliased) columns, as ``final`` was evaluated on."""
+        return self.design.take_columns(self.kept)
+
+    def with_inference(self, inference: Inference, groups: np.ndarray | None) -> GLMFit:
+        """The same fit with another covariance (``with_cov``), nothing refitted."""
+        return dataclasses.replace(self, inference=inference, groups=groups)
