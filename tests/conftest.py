@@ -1,30 +1,8 @@
-"""Shared fixtures: seeded simulated data and statsmodels configured to use formulaic."""
+"""Shared fixtures: statsmodels configured to use formulaic, and both kernel paths."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
-
-
-def simulate(family: str, n: int = 400, seed: int = 0) -> pd.DataFrame:
-    """Data with two continuous predictors, a 3-level factor, weights and an exposure."""
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame(
-        {
-            "x": rng.normal(size=n),
-            "z": rng.uniform(-1.0, 1.0, size=n),
-            "g": rng.choice(["a", "b", "c"], size=n),
-            "w": rng.uniform(0.5, 3.0, size=n),
-            "expo": rng.uniform(0.5, 4.0, size=n),
-        }
-    )
-    eta = 0.2 + 0.7 * df["x"] - 0.5 * df["z"] + 0.4 * (df["g"] == "b") - 0.3 * (df["g"] == "c")
-    if family == "binomial":
-        df["y"] = rng.binomial(1, 1.0 / (1.0 + np.exp(-eta))).astype(float)
-    else:
-        df["y"] = rng.poisson(np.exp(0.3 * eta) * df["expo"]).astype(float)
-    return df
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-/* newtonglm._gram: the compiled kernel of newtonglm.kernel (optional: without it the kernel
+/* newtonglm._gram: the compiled kernel of newtonglm.engine (optional: without it the engine
    uses NumPy and BLAS).
 
    wgram(A, w, u, G, intercept) adds to the upper triangle of G
@@ -38,7 +38,7 @@
    while the chunk is still in cache: one read of X per Newton iteration and no n-length
    temporaries. glm_rows is the per-row part alone (_gram_rows.h), for blocks that glm_pass
    cannot read (other strides; a sparse design). Only the canonical pairs are there; every
-   other family/link keeps newtonglm.kernel's NumPy path. */
+   other family/link keeps newtonglm.engine.accumulate's NumPy path. */
 
 static void add_compensated(double *s, double *c, double x)
 {
@@ -508,7 +508,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_gram", "Compiled weighted Gram kernel of newtonglm.kernel.", -1,
+    PyModuleDef_HEAD_INIT, "_gram", "Compiled weighted Gram kernel of newtonglm.engine.", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -142,7 +142,7 @@ static size_t packed_scratch(Py_ssize_t p, int o)
 #define PACKED_MIN_ROW_MAJOR 32
 #define PACKED_MIN_COL_MAJOR 80
 /* Widest block it takes: its padded (d + 8)^2 sum is scratch of every call (8.5 MiB at 1,024
-   columns). Wider column-major blocks take the tiles; newtonglm.kernel sends wider row-major
+   columns). Wider column-major blocks take the tiles; newtonglm.engine.accumulate sends wider row-major
    blocks to BLAS (module constant PACKED_MAX_COLS). */
 #define PACKED_MAX_COLS 1024
 static int use_packed(int kernel, int col_major, Py_ssize_t p)

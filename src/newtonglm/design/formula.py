@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover
 
 @dataclass(frozen=True, slots=True)
 class FormulaParts:
-    """What the formula path hands on to :func:`newtonglm.design.finalize`."""
+    """What the formula path hands on to :func:`newtonglm.design.validate.finalize`."""
 
     #: Design matrix (float64): a Fortran ndarray, or a scipy.sparse CSC matrix.
     X: FloatArray | sp.csc_matrix

@@ -69,7 +69,7 @@ class PassSums:
 def compiled_layout(xb: FloatArray) -> bool:
     """Whether the compiled kernel should take ``xb``: a column-major or row-major block.
 
-    (See :func:`~newtonglm.matrix.block_layout`; other strides take the BLAS path.) A
+    (See :func:`~newtonglm.design.matrix.block_layout`; other strides take the BLAS path.) A
     row-major block wider than the packed kernel takes (``PACKED_MAX_COLS``, 1,024 columns)
     goes to BLAS too: the tiles would have to transpose it, which stopped paying at ~120
     columns.

@@ -1,4 +1,4 @@
-"""The in-memory dense executor: every pass over a :class:`~newtonglm.design.DenseMatrix`.
+"""The in-memory dense executor: every pass over a :class:`~newtonglm.design.matrix.DenseMatrix`.
 
 A pass splits X into row blocks (``blocks.block_slices``), runs an
 :class:`~newtonglm.engine.accumulate.Accumulator` over groups of blocks on the kernel's threads
@@ -19,6 +19,7 @@ from .. import parallel
 from .._typing import FloatArray
 from ..design.matrix import DenseMatrix, as_matrix
 from ..families import Family
+from . import blocks
 from .accumulate import (
     Accumulator,
     Gram,
@@ -27,7 +28,6 @@ from .accumulate import (
     fused_code,
     fused_readable,
 )
-from . import blocks
 from .blocks import exact_sum, f64, mirror_upper, tsqr
 
 __all__ = ["DenseExecutor"]

@@ -1,8 +1,9 @@
-"""The block kernel for sparse designs (:class:`~newtonglm.matrix.SparseMatrix`).
+"""The block kernel for sparse designs (:class:`~newtonglm.design.matrix.SparseMatrix`).
 
-The passes are those of :mod:`newtonglm.kernel` — deviance, score and Fisher information in
-one pass, Hessian-vector products, the weighted least-squares start and the R factor for the
-rank check — on a design held as a ``scipy.sparse`` matrix, never densified.
+The passes are those of the dense executor (:mod:`newtonglm.engine.dense`) — deviance, score and
+Fisher information in one pass, Hessian-vector products, the weighted least-squares start and
+the R factor for the rank check — on a design held as a ``scipy.sparse`` matrix, never
+densified.
 
 The design is split once into its nearly dense columns D (a dense Fortran block: the numeric
 covariates, the intercept when it is a stored column) and the sparse rest S (CSR, e.g. one-hot
@@ -171,7 +172,7 @@ class _SparseGram:
 
 
 class SparseAccumulator(Accumulator):
-    """:class:`~newtonglm.kernel.Accumulator` for a split sparse design (blocks are ``_Block``).
+    r""":class:`~newtonglm.engine.accumulate.Accumulator` of a split sparse design (``_Block``\ s).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """The engine's view of a sparse design: its nearly dense columns apart from the sparse rest.
 
-Built once per :class:`~newtonglm.design.SparseMatrix` on first use (:func:`split_of`) and kept
-on the matrix, so every pass of a fit reads the same dense block and CSR rest.
+Built once per :class:`~newtonglm.design.matrix.SparseMatrix` on first use (:func:`split_of`)
+and kept on the matrix, so every pass of a fit reads the same dense block and CSR rest.
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ class GLM(RegressorMixin, BaseGLM):
         Wald tests: the inverse information times the dispersion, a sandwich estimator as R's
         ``sandwich::vcovHC`` defines it for a glm, or one-way cluster-robust with the labels
         passed as ``fit(..., groups=...)`` (statsmodels' default small-sample factor
-        G/(G-1) (n-1)/(n-p)). Definitions in :mod:`newtonglm.robust`; ``with_cov`` switches
-        without refitting.
+        G/(G-1) (n-1)/(n-p)). Definitions in :mod:`newtonglm.inference.robust`; ``with_cov``
+        switches without refitting.
     scale : {None, "X2", "dev"} or float, default=None
         Dispersion φ: None is the family's own (1 for binomial and Poisson, the Pearson
         estimate for Gaussian); "X2" estimates it as Pearson χ² / df_resid and "dev" as
@@ -98,7 +98,7 @@ class GLM(RegressorMixin, BaseGLM):
     start_ : {"mustart", "subsample", "intercept"}
         Where the solver started: R's first IRLS iteration from ``mustart`` (one pass over X),
         or, with 200,000 rows or more in memory, an IRLS fit on a spread-out subsample of a
-        tenth of the rows, 20,000 to 100,000 (see :mod:`newtonglm.start`), whose passes are
+        tenth of the rows, 20,000 to 100,000 (see :mod:`newtonglm.fitting.start`), whose passes are
         not counted in ``n_passes_``, or, for a smaller Poisson (log link) fit with an
         intercept by ``solver="newton"``, the intercept-only estimate (no pass of its own).
         Whenever the start's Fisher information is not clearly full rank, R's start is used.

@@ -1,7 +1,7 @@
 """The one place that tells the inputs apart: arrays, a formula on a DataFrame, or Dask.
 
 At fit time :func:`fit_inputs` turns what was passed to ``fit`` into a validated
-:class:`~newtonglm.design.Design`, the cluster codes of its rows and what the estimator records
+:class:`~newtonglm.design.base.Design`, the cluster codes of its rows and what the estimator records
 about its input (formula spec, feature names, classes); at predict time :func:`new_design` turns
 new data into a design matrix with the fitted columns. Dask inputs are handed to
 ``newtonglm.dask`` (imported only when one is seen); nothing below this module asks what kind of

@@ -33,7 +33,7 @@ from .prediction import PredictionMixin
 __all__ = ["INFERENCE_ATTRIBUTES", "PostFitMixin"]
 
 
-#: Fit statistics copied from the :class:`~newtonglm.inference.Inference` as ``<name>_``.
+#: Fit statistics copied from the :class:`~newtonglm.inference.compute.Inference` as ``<name>_``.
 INFERENCE_ATTRIBUTES = (
     "deviance",
     "null_deviance",

@@ -109,9 +109,9 @@ def subsample_start(
 ) -> Evaluation | None:
     """Fit the model on a subsample and evaluate the full objective there (one pass over X).
 
-    Returns the full-data :class:`~newtonglm.objective.Evaluation` at the subsample's estimate
-    (deviance, score and Fisher information, counted in ``objective.n_passes``), or None when
-    the design is small or not in memory, or the subsample fit is not trustworthy.
+    Returns the full-data :class:`~newtonglm.engine.objective.Evaluation` at the subsample's
+    estimate (deviance, score and Fisher information, counted in ``objective.n_passes``), or
+    None when the design is small or not in memory, or the subsample fit is not trustworthy.
 
     For Newton's method on a dense design of at least ``CURVATURE_MIN_COLS`` columns, the full
     pass leaves out the Fisher information, the costly part of a pass on a wide design (the

@@ -5,7 +5,7 @@ dispersion, 1 for the binomial and Poisson families), from the information matri
 last pass already formed, by Cholesky. :class:`CovOptions` chooses instead a sandwich or
 cluster-robust covariance, the observed information, or an estimated dispersion (the
 quasi-binomial / quasi-Poisson fits); ``robust.py`` holds that maths. Row sums (n_obs, the
-saturated log-likelihood) come from the design's :attr:`~newtonglm.design.Design.stats`, so
+saturated log-likelihood) come from the design's :attr:`~newtonglm.design.base.Design.stats`, so
 every kind of design, in memory or distributed, takes the same path.
 
 Wald statistics use the standard normal reference whatever the dispersion, as statsmodels' GLM
@@ -75,7 +75,7 @@ class Inference:
     rank: int
     df_model: int
     df_resid: int
-    #: Covariance type (:data:`newtonglm.robust.COV_TYPES`) and information matrix inverted.
+    #: Covariance type (:data:`~newtonglm.inference.robust.COV_TYPES`), information inverted.
     cov_type: str = "nonrobust"
     information: str = "expected"
     #: How the dispersion was obtained: "fixed", "X2", "dev" or "given".
@@ -146,9 +146,9 @@ def loglik(family: Family, stats: DesignStats, deviance: float, scale: float) ->
     """
     if not family.fixed_scale:
         n = stats.n_obs
-        return float(
-            -0.5 * n * (np.log(2.0 * np.pi * deviance / n) + 1.0) + 0.5 * stats.sum_log_weights
-        )
+        with np.errstate(divide="ignore"):  # a perfect fit (D = 0) has llf = +inf
+            log_sigma2 = np.log(2.0 * np.pi * deviance / n)
+        return float(-0.5 * n * (log_sigma2 + 1.0) + 0.5 * stats.sum_log_weights)
     llf = stats.saturated_loglik(family) - 0.5 * deviance
     return llf / scale if isinstance(family, Poisson) else llf
 

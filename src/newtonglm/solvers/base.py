@@ -1,6 +1,6 @@
 """The solver protocol, the shared stopping rule and the per-iteration record.
 
-Every solver minimises a :class:`~newtonglm.objective.GLMObjective` from ``coef0`` under one
+Every solver minimises a :class:`~newtonglm.engine.objective.GLMObjective` from ``coef0`` under one
 :class:`StopRule`, and returns a frozen :class:`SolverResult` whose ``history`` holds one
 :class:`IterationRecord` per iteration (row 0 is the starting point), so iteration counts and
 histories are comparable across solvers.

@@ -23,8 +23,7 @@ from newtonglm.exceptions import (
     ShapeMismatchError,
     UnseenLevelError,
 )
-
-from .conftest import simulate
+from tests.helpers import simulate
 
 
 @pytest.fixture

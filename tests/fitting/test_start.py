@@ -15,8 +15,7 @@ from newtonglm import GLM, LogisticRegression, PoissonRegression
 from newtonglm.exceptions import ConvergenceWarning, MissingValueError, RankDeficientError
 from newtonglm.fitting import start
 from newtonglm.solvers import SOLVERS
-
-from .test_against_statsmodels import FAMILY_LINKS, sm_family
+from tests.estimators.test_against_statsmodels import FAMILY_LINKS, sm_family
 
 #: Coefficients and standard errors against statsmodels' exact MLE (tol 1e-13), relative, as
 #: in test_against_statsmodels; deviance tighter.

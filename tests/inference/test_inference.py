@@ -36,8 +36,7 @@ from newtonglm.families import (
 )
 from newtonglm.inference.compute import OVERDISPERSION_RATIO
 from newtonglm.inference.prediction import PREDICTION_COLUMNS
-
-from .conftest import simulate
+from tests.helpers import simulate
 
 options.formula_engine = "formulaic"  # term names as newtonglm's (as the smf fixture does)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from newtonglm import LogisticRegression, PoissonRegression
+from newtonglm import GLM, LogisticRegression, PoissonRegression
 
 # sklearn's weight-equivalence check fits 15 rows with 30 columns: an unpenalized GLM is not
 # identifiable there and newtonglm raises RankDeficientError by design. The same property
@@ -21,7 +21,7 @@ _P_GREATER_THAN_N = {
 
 
 @parametrize_with_checks(
-    [LogisticRegression(), PoissonRegression()],
+    [LogisticRegression(), PoissonRegression(), GLM(family="gaussian")],
     expected_failed_checks=lambda est: _P_GREATER_THAN_N,
 )
 def test_sklearn_check_estimator(estimator, check):

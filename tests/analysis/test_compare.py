@@ -15,9 +15,8 @@ from newtonglm.exceptions import (
     NonNestedModelsError,
 )
 from newtonglm.inference.wald import parse_hypothesis
-
-from .conftest import simulate
-from .test_inference import (
+from tests.helpers import simulate
+from tests.inference.test_inference import (
     CASE_IDS,
     CASES,
     FORMULA,

@@ -12,8 +12,7 @@ import pytest
 import statsmodels.api as sm
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression, datasets
-
-from .conftest import simulate
+from tests.helpers import simulate
 
 # Tolerances, stated once: coefficients and standard errors at the 1e-6 bound; the
 # scalar fit statistics, which are smooth functions at the optimum, far tighter.

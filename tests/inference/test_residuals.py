@@ -17,9 +17,8 @@ from newtonglm import GLM, PoissonRegression, plot_diagnostics
 from newtonglm.engine import blocks
 from newtonglm.exceptions import InvalidParameterError
 from newtonglm.inference.residuals import INFLUENCE_COLUMNS, RESIDUAL_KINDS
-
-from .conftest import simulate
-from .test_inference import (
+from tests.helpers import simulate
+from tests.inference.test_inference import (
     CASE_IDS,
     CASES,
     FORMULA,

@@ -15,8 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression
 from newtonglm.solvers.history import HISTORY_COLUMNS
-
-from .conftest import simulate
+from tests.helpers import simulate
 
 RTOL = 1e-10  # same data, same solver: agreement limited only by the stopping rule
 
