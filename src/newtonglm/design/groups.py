@@ -27,6 +27,10 @@ def labels_of(groups: Any, data: Any) -> np.ndarray:
                 "a DataFrame passed to fit(), otherwise pass the cluster labels themselves."
             )
         return np.asarray(data[groups].to_numpy())
+    return _one_per_row(groups)
+
+
+def _one_per_row(groups: Any) -> np.ndarray:
     labels = np.asarray(groups)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -60,13 +64,7 @@ def codes_for_design(groups: Any, data: Any, design: Design) -> np.ndarray | Non
 
 def cluster_codes(labels: np.ndarray, n_rows: int) -> np.ndarray:
     """Cluster labels (any hashable values), one per fitted row → integer codes 0 .. G-1."""
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise InvalidGroupsError(
-            f"groups must be one label per row (one-way clustering); got shape {labels.shape}."
-        )
+    labels = _one_per_row(labels)
     if labels.shape[0] != n_rows:
         raise InvalidGroupsError(
             f"groups has {labels.shape[0]} labels but the model has {n_rows} rows; pass one "
