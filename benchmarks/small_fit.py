@@ -42,6 +42,7 @@ from _worker import limit_blocks  # noqa: E402  (the limit row's pass)
 import newtonglm  # noqa: E402
 import newtonglm.fitting.fit as fit_module  # noqa: E402
 from newtonglm.engine import accumulate  # noqa: E402
+from newtonglm.engine import gram as gram_module  # noqa: E402
 from newtonglm.solvers import newton  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def limit_pass(X: np.ndarray, logistic: bool) -> Callable[[], None]:
 
 def lean_driver(X: np.ndarray, y: np.ndarray, code: int, tol: float) -> Callable[[], Any]:
     """R's start and Newton's method (R's stopping rule and the Newton decrement) on the kernel."""
-    kernel = accumulate.compiled()
+    kernel = gram_module.compiled()
     assert kernel is not None, "the compiled kernel is not built"
     glm_pass = kernel.glm_pass
     d = X.shape[1] + 1
@@ -176,7 +177,7 @@ def main() -> None:
         # Instrumented fits: the compiled passes and the parts of the fit around them.
         timer = Timer()
         originals = [
-            (accumulate.compiled(), "glm_pass"),
+            (gram_module.compiled(), "glm_pass"),
             (fit_module, "prepare"),
             (newton.NewtonSolver, "solve"),
             (fit_module, "compute"),

@@ -18,10 +18,10 @@ def smf():
 @pytest.fixture(params=["compiled", "numpy"])
 def kernel_path(request, monkeypatch):
     """Run a test with the compiled Gram kernel and again with the NumPy/BLAS fallback."""
-    from newtonglm.engine import accumulate
+    from newtonglm.engine import gram
 
     if request.param == "numpy":
-        monkeypatch.setattr(accumulate, "_compiled", None)
-    elif accumulate.compiled() is None:
+        monkeypatch.setattr(gram, "_compiled", None)
+    elif gram.compiled() is None:
         pytest.fail("newtonglm._gram was not built: is there a C compiler? (see setup.py)")
     return request.param

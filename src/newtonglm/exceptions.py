@@ -16,7 +16,9 @@ import warnings
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
+    "BoundaryWarning",
     "ConvergenceWarning",
+    "CovarianceWarning",
     "EmptyDataError",
     "FormulaError",
     "HypothesisError",
@@ -125,3 +127,11 @@ class RankDeficientWarning(RuntimeWarning):
 
 class SeparationCheckWarning(RuntimeWarning):
     """The check for (quasi-)complete separation could not run (e.g. too large a design)."""
+
+
+class BoundaryWarning(RuntimeWarning):
+    """Fitted probabilities at the solution are numerically 0 or 1 (R's glm warns so too)."""
+
+
+class CovarianceWarning(RuntimeWarning):
+    """The covariance of the coefficients could not be computed (standard errors are NaN)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newtonglm.engine import accumulate
+from newtonglm.engine import gram
 
 #: The two paths add the same products in a different order.
 RTOL = 1e-12
@@ -13,22 +13,22 @@ RTOL = 1e-12
 
 def _both_paths(
     xb: np.ndarray, sw: np.ndarray, c: np.ndarray | None, intercept: bool
-) -> tuple[accumulate.Gram, accumulate.Gram]:
+) -> tuple[gram.Gram, gram.Gram]:
     m, p = xb.shape
-    compiled = accumulate.Gram(p, intercept, max(m, 1), extra=c is not None)
+    compiled = gram.Gram(p, intercept, max(m, 1), extra=c is not None)
     compiled.add(xb, sw, c)
-    reference = accumulate.Gram(p, intercept, max(m, 1), extra=c is not None)
-    compiled_module = accumulate._compiled
+    reference = gram.Gram(p, intercept, max(m, 1), extra=c is not None)
+    compiled_module = gram._compiled
     try:
-        accumulate._compiled = None
+        gram._compiled = None
         reference.add(xb, sw, c)
     finally:
-        accumulate._compiled = compiled_module
+        gram._compiled = compiled_module
     return compiled, reference
 
 
 def test_compiled_kernel_is_built() -> None:
-    assert accumulate._compiled is not None, (
+    assert gram._compiled is not None, (
         "newtonglm._gram was not built (no C compiler at install?); the suite must test it"
     )
 
@@ -48,7 +48,7 @@ def test_compiled_gram_matches_blas(
         xb = np.asfortranarray(rng.normal(size=(m + 9, p)))[4 : 4 + m]
     else:
         xb = rng.normal(size=(m + 9, p + 3))[4 : 4 + m, 1 : 1 + p]
-    assert accumulate.compiled_layout(xb)
+    assert gram.compiled_layout(xb)
     sw = rng.uniform(0.1, 2.0, size=m)
     c = rng.normal(size=m) if extra else None
     compiled, reference = _both_paths(xb, sw, c, intercept)
@@ -81,13 +81,13 @@ def test_layouts_the_compiled_kernel_cannot_read_use_blas(layout: str) -> None:
         "every other row": np.asfortranarray(base)[::2],
         "every other column": base[:, ::2],
     }[layout]
-    assert accumulate.compiled_layout(xb) == (layout in ("F", "C"))
+    assert gram.compiled_layout(xb) == (layout in ("F", "C"))
     wide = np.zeros((10, 300))
-    assert accumulate.compiled_layout(wide) and accumulate.compiled_layout(np.asfortranarray(wide))
-    assert accumulate._compiled is not None
-    widest = np.zeros((2, accumulate._compiled.PACKED_MAX_COLS + 1))  # the packed kernel's limit
-    assert not accumulate.compiled_layout(widest)
-    assert accumulate.compiled_layout(np.asfortranarray(widest))  # the tiles read it as it is
+    assert gram.compiled_layout(wide) and gram.compiled_layout(np.asfortranarray(wide))
+    assert gram._compiled is not None
+    widest = np.zeros((2, gram._compiled.PACKED_MAX_COLS + 1))  # the packed kernel's limit
+    assert not gram.compiled_layout(widest)
+    assert gram.compiled_layout(np.asfortranarray(widest))  # the tiles read it as it is
     sw = rng.uniform(0.5, 1.5, size=xb.shape[0])
     c = rng.normal(size=xb.shape[0])
     compiled, reference = _both_paths(xb, sw, c, True)
@@ -96,7 +96,7 @@ def test_layouts_the_compiled_kernel_cannot_read_use_blas(layout: str) -> None:
 
 
 def test_compiled_kernel_rejects_what_it_cannot_read() -> None:
-    wgram = accumulate._compiled.wgram
+    wgram = gram._compiled.wgram
     x = np.ones((10, 6))[:, ::2]  # neither layout: columns 16 bytes apart
     g = np.zeros((5, 5), order="F")
     with pytest.raises(ValueError, match="A must be a column-major or row-major float64 block"):
@@ -120,12 +120,12 @@ def test_compiled_kernel_reads_buffers_with_a_byte_order_prefix() -> None:
     values = np.ctypeslib.as_array(rows)
     values[:] = np.arange(30.0).reshape(10, 3)
     g = np.zeros((4, 4), order="F")
-    accumulate._compiled.wgram(rows, np.ones(10), None, g, True)
+    gram._compiled.wgram(rows, np.ones(10), None, g, True)
     ones = np.column_stack([np.ones(10), values])
     np.testing.assert_allclose(np.triu(g), np.triu(ones.T @ ones), rtol=RTOL)
     swapped = np.asfortranarray(values).astype(values.dtype.newbyteorder())
     with pytest.raises(ValueError, match="A must be a 2-D float64 block"):
-        accumulate._compiled.wgram(swapped, np.ones(10), None, g, True)
+        gram._compiled.wgram(swapped, np.ones(10), None, g, True)
 
 
 @pytest.mark.parametrize("p", [0, 1, 5, 8, 9, 24, 25, 33, 81])
@@ -148,11 +148,11 @@ def test_each_compiled_gram_kernel_matches_blas(p: int, m: int, order: str, pack
     c = rng.normal(size=m)
     _, reference = _both_paths(xb, sw, c, True)
     _, magnitude = _both_paths(np.abs(xb), sw, np.abs(c), True)
-    assert accumulate._compiled is not None
+    assert gram._compiled is not None
     for intercept, u in [(True, sw * c), (False, None)]:
         q = p + int(intercept) + int(u is not None)
         G = np.zeros((q, q), order="F")
-        accumulate._compiled.wgram(xb, sw * sw, u, G, intercept, packed)
+        gram._compiled.wgram(xb, sw * sw, u, G, intercept, packed)
         sel = slice(None) if intercept else slice(1, p + 1)
         ref, size = reference.acc[sel, sel], magnitude.acc[sel, sel]
         err = np.abs(np.triu(G) - np.triu(ref))
@@ -182,7 +182,7 @@ def test_compiled_gram_takes_weights_of_either_sign(p: int, order: str, packed: 
     ref = np.column_stack([A.T @ (A * w[:, None]), A.T @ u])
     size = np.column_stack([np.abs(A).T @ (np.abs(A * w[:, None])), np.abs(A).T @ np.abs(u)])
     G = np.zeros((p + 2, p + 2), order="F")
-    assert accumulate._compiled is not None
-    accumulate._compiled.wgram(xb, w, u, G, True, packed)
+    assert gram._compiled is not None
+    gram._compiled.wgram(xb, w, u, G, True, packed)
     err = np.abs(np.triu(G[: p + 1]) - np.triu(ref))
     assert (err <= 32 * np.finfo(float).eps * np.triu(size)).all()

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from newtonglm import _gram
 from newtonglm.design import validate
 from newtonglm.design.matrix import DenseMatrix, SparseMatrix
-from newtonglm.engine import accumulate
+from newtonglm.engine import accumulate, gram
 from newtonglm.engine.accumulate import PassSums
 from newtonglm.families import Binomial, Family, Gaussian, Poisson, get_family
 from tests.helpers import numpy_rows, pass_sums, start_sums
@@ -382,8 +382,8 @@ def test_compiled_start_matches_numpy(
 
 def test_blocks_wider_than_the_packed_kernel() -> None:
     """Past PACKED_MAX_COLS a C-ordered block goes to BLAS and a Fortran one to the tiles."""
-    assert accumulate._compiled is not None
-    p = accumulate._compiled.PACKED_MAX_COLS + 6
+    assert gram._compiled is not None
+    p = gram._compiled.PACKED_MAX_COLS + 6
     X, y, coef = _data("binomial", 1500, p, seed=3, scale=0.02)
     sums = []
     for X_ in (X, np.asfortranarray(X)):

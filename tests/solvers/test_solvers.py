@@ -203,9 +203,9 @@ class _CountingObjective(GLMObjective):
         super().__init__(family, design)
         self.hess_calls: list[bool] = []
 
-    def evaluate(self, coef, *, grad=True, hess=True, weights=False) -> Evaluation:
+    def evaluate(self, coef, *, grad=True, hess=True, weights=False, **kwargs) -> Evaluation:
         self.hess_calls.append(hess)
-        return super().evaluate(coef, grad=grad, hess=hess, weights=weights)
+        return super().evaluate(coef, grad=grad, hess=hess, weights=weights, **kwargs)
 
 
 @pytest.mark.parametrize("solver", ["gd", "gd-optimal", "newton-cg", "lbfgs"])

@@ -81,9 +81,13 @@ def _chunk_pass(
     coef: FloatArray,
     score: bool,
     fisher: bool,
+    observed: bool = False,
 ) -> Accumulator:
     d = n_cols + int(intercept)
-    acc = Accumulator(family, coef, n_cols, intercept, block_rows(d), score=score, fisher=fisher)
+    size = block_rows(d)
+    acc = Accumulator(
+        family, coef, n_cols, intercept, size, score=score, fisher=fisher, observed=observed
+    )
     for xb, yb, wb, ob in chunk.blocks(columns):
         for rows in block_slices(xb.shape[0], d):
             acc.add_block(xb[rows], yb[rows], wb[rows], None if ob is None else ob[rows])
@@ -93,9 +97,10 @@ def _chunk_pass(
 class _LazyWorkWeights:
     """The working weights at ``coef``, recomputed inside each task of a Hessian-vector pass."""
 
-    def __init__(self, family: Family, coef: FloatArray) -> None:
+    def __init__(self, family: Family, coef: FloatArray, observed: bool) -> None:
         self.family = family
         self.coef = coef
+        self.observed = observed
 
 
 def _chunk_hessp(
@@ -105,10 +110,13 @@ def _chunk_hessp(
     family: Family,
     coef: FloatArray,
     v: FloatArray,
+    observed: bool = False,
 ) -> FloatArray:
     out = np.zeros(v.shape)
     for xb, yb, wb, ob in chunk.blocks(columns):
-        acc = Accumulator(family, coef, xb.shape[1], intercept, 1, score=False, fisher=False)
+        acc = Accumulator(
+            family, coef, xb.shape[1], intercept, 1, score=False, fisher=False, observed=observed
+        )
         work_w = np.empty(xb.shape[0])
         acc.add_block(xb, yb, wb, ob, keep_weights=work_w)
         out += _DENSE.hessp(DenseMatrix(xb, intercept), work_w, v)
@@ -163,13 +171,14 @@ class DaskExecutor:
         keep_weights: bool = False,
         sqrt_weights: Any = None,
         unit_weights: bool = False,
+        observed: bool = False,
     ) -> PassSums:
         """One task per chunk, a tree of merges; W is kept as the coefficients, not n floats."""
         coef = np.asarray(coef, dtype=np.float64)
         p = X.shape[1] - int(X.intercept)
         tasks = [
             delayed(_chunk_pass, pure=True)(
-                part, X.columns, p, X.intercept, family, coef, score, fisher
+                part, X.columns, p, X.intercept, family, coef, score, fisher, observed
             )
             for part in X.parts
         ]
@@ -177,7 +186,7 @@ class DaskExecutor:
         # Working weights are n floats: instead of keeping them, a Hessian-vector pass
         # recomputes them from the coefficients in each task (the same add_block, the same
         # numbers).
-        lazy = _LazyWorkWeights(family, coef) if keep_weights else None
+        lazy = _LazyWorkWeights(family, coef, observed) if keep_weights else None
         return acc.result(cast(Any, lazy))
 
     def hessp(self, X: DaskMatrix, work_weights: Any, v: FloatArray) -> FloatArray:
@@ -187,7 +196,13 @@ class DaskExecutor:
         v = np.asarray(v, dtype=np.float64)
         tasks = [
             delayed(_chunk_hessp, pure=True)(
-                part, X.columns, X.intercept, work_weights.family, work_weights.coef, v
+                part,
+                X.columns,
+                X.intercept,
+                work_weights.family,
+                work_weights.coef,
+                v,
+                work_weights.observed,
             )
             for part in X.parts
         ]

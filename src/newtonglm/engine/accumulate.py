@@ -13,36 +13,18 @@ Deviance and Pearson sums are exact-summed parts, so they do not depend on the b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 
 from .._typing import FloatArray
-from ..design.matrix import block_layout
 from ..families import Binomial, Family, Gaussian, IdentityLink, LogitLink, LogLink, Poisson
-from .blocks import exact_sum, f64, mirror_upper, scratch
+from ..families.exact import binomial_rows
+from ..families.links import ProbabilityLink
+from . import gram as gram_mod
+from .blocks import exact_sum, f64
+from .gram import Gram, fused_readable
 
-_compiled: ModuleType | None
-try:  # the compiled Gram kernel (src/newtonglm/_gram.c), built when a C compiler was found
-    from .. import _gram as _compiled
-except ImportError:  # pragma: no cover - depends on the build
-    _compiled = None
-
-__all__ = [
-    "Accumulator",
-    "Gram",
-    "PassSums",
-    "block_eta",
-    "compiled",
-    "compiled_layout",
-    "fused_code",
-    "fused_readable",
-]
-
-
-def compiled() -> ModuleType | None:
-    """The compiled kernel module, or None when the package was built without a C compiler."""
-    return _compiled
+__all__ = ["Accumulator", "PassSums", "block_eta", "fused_code"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,134 +48,9 @@ class PassSums:
     work_weights: FloatArray | None = None
 
 
-def compiled_layout(xb: FloatArray) -> bool:
-    """Whether the compiled kernel should take ``xb``: a column-major or row-major block.
-
-    (See :func:`~newtonglm.design.matrix.block_layout`; other strides take the BLAS path.) A
-    row-major block wider than the packed kernel takes (``PACKED_MAX_COLS``, 1,024 columns)
-    goes to BLAS too: the tiles would have to transpose it, which stopped paying at ~120
-    columns.
-    """
-    layout = block_layout(xb)
-    if layout == "C" and _compiled is not None:
-        return xb.shape[1] <= _compiled.PACKED_MAX_COLS
-    return layout is not None
-
-
-def fused_readable(xb: object) -> bool:
-    """Whether the fused compiled pass (``glm_pass``) reads the block ``xb`` itself."""
-    return isinstance(xb, np.ndarray) and xb.dtype == np.float64 and compiled_layout(xb)
-
-
-class Gram:
-    """Accumulates Xᵀ W X and Xᵀ √W c over blocks of the raw data, intercept implicit.
-
-    Two interchangeable paths fill the upper triangle of the same ``acc`` (Σ W, Σ W x, Xᵀ W X
-    and, in the last column, Xᵀ √W c):
-
-    - compiled (``newtonglm._gram``; blocks of a Fortran- or C-ordered X): one read of the
-      block, no scaled copy. Narrow blocks: 4 x 4 tiles of the result in vector registers over
-      chunks that stay in L1, W applied on the fly (2x faster than the BLAS path below at d = 20: 22
-      vs 46 ms per 1,000,000 rows of a Fortran X, 32 vs 60 of a C X). Wide blocks (from 32
-      columns row-major, 80 column-major): chunks packed row-major and a BLAS-style register
-      micro-kernel, ~2x faster than ``syrk`` at d = 200, which also gains nothing from a
-      second thread there.
-    - NumPy/BLAS (other strides, or no compiler at install): the block is
-      written once, scaled, into a reused buffer laid out like the block as ``[√W | √W·X | c]``
-      and one ``syrk`` of it yields every sum together. Blocks are sized so that the buffer
-      stays in cache between the scaling and the ``syrk``.
-    """
-
-    def __init__(self, n_cols: int, intercept: bool, max_rows: int, extra: bool) -> None:
-        self.p = n_cols
-        self.intercept = intercept
-        self.extra = extra
-        q = n_cols + int(intercept) + int(extra)
-        self.q = q
-        self.acc = np.zeros((q, q), order="F")
-        # Rows of the largest block: the BLAS path scales a block into the thread's buffer
-        # (_scratch), taken per call, so an accumulator holds no buffer of its own.
-        self.max_rows = max(max_rows, 1)
-        # Score-only passes (no Fisher information): Xᵀ v, intercept first, without the Gram.
-        self.sv = np.zeros(n_cols + int(intercept))
-
-    def add(self, xb: FloatArray, sw: FloatArray, c: FloatArray | None = None) -> None:
-        """Add ``[√W | √W·xb | c]`` of one block, where ``sw = √W``: accumulates Xᵀ √W c."""
-        m, p = xb.shape
-        q = self.q
-        if _compiled is not None and compiled_layout(xb):
-            u = None
-            if self.extra:
-                assert c is not None
-                u = sw * c
-            _compiled.wgram(xb, sw * sw, u, self.acc, self.intercept)
-            return
-        c_order = bool(xb.flags.c_contiguous and not xb.flags.f_contiguous)
-        buf = scratch(max(self.max_rows, m) * q)
-        scaled = buf[: m * q].reshape((m, q), order="C" if c_order else "F")
-        j0 = int(self.intercept)
-        if self.intercept:
-            scaled[:, 0] = sw
-        if p:
-            np.multiply(xb, sw[:, None], out=scaled[:, j0 : j0 + p])
-        if self.extra:
-            assert c is not None
-            scaled[:, q - 1] = c
-        # NumPy recognises AᵀA and calls BLAS syrk (and fills both triangles). NumPy's BLAS,
-        # not scipy.linalg.blas: scipy's OpenBLAS build serialises calls from concurrent
-        # threads, which would undo the row-block threads of ``parallel``.
-        self.acc += scaled.T @ scaled
-
-    def add_wu(self, xb: FloatArray, w: FloatArray, u: FloatArray | None = None) -> None:
-        """Add ``[1 | xb]ᵀ diag(w) [1 | xb]`` and Σ u [1 | xb] (when given) of one block.
-
-        The form the compiled per-row kernel produces (W and U = √W c); the BLAS path takes
-        √W and c = U / √W (0 where W is 0, rows of zero weight).
-        """
-        if _compiled is not None and compiled_layout(xb):
-            _compiled.wgram(xb, w, u if self.extra else None, self.acc, self.intercept)
-            return
-        sw = np.sqrt(w)
-        c = None
-        if u is not None:
-            c = np.zeros_like(u)
-            np.divide(u, sw, out=c, where=sw > 0.0)
-        self.add(xb, sw, c)
-
-    def add_vec(self, xb: FloatArray, v: FloatArray) -> None:
-        """Add Xᵀ v of one block (score-only passes)."""
-        j0 = int(self.intercept)
-        if xb.shape[1]:
-            self.sv[j0:] += v @ xb
-        if self.intercept:
-            self.sv[0] += float(v.sum())
-
-    def score_out(self) -> FloatArray:
-        """Where the compiled pass adds the score: the extra column, or the score-only vector."""
-        if self.extra:
-            return self.acc[: self.q - 1, self.q - 1]
-        return self.sv
-
-    def merge(self, other: Gram) -> None:
-        """Add the sums of ``other`` (over other rows)."""
-        self.acc += other.acc
-        self.sv += other.sv
-
-    def gram(self) -> FloatArray:
-        """Xᵀ W X, intercept first."""
-        d = self.q - int(self.extra)
-        return mirror_upper(self.acc[:d, :d])  # both paths fill the upper triangle
-
-    def vec(self) -> FloatArray:
-        """Xᵀ √W c (from the extra column) when it was accumulated, else Σ Xᵀ v."""
-        if self.extra:
-            return np.array(self.acc[: self.q - 1, self.q - 1])
-        return self.sv.copy()
-
-
 def fused_code(family: Family) -> int | None:
     """The compiled per-row kernel's code for ``family`` (its canonical pairs), else None."""
-    if _compiled is None:
+    if gram_mod.compiled() is None:
         return None
     link = family.link
     if isinstance(family, Binomial) and isinstance(link, LogitLink):
@@ -238,6 +95,9 @@ class Accumulator:
         Whether to form the score and the Fisher information.
     unit_weights : bool, default=False
         Whether every prior weight is 1 (the blocks' ``wb`` are then not multiplied in).
+    observed : bool, default=False
+        Form the observed information (minus the Hessian of the log-likelihood) instead of
+        Fisher's, where the family's rows are in log space; they are equal for a canonical link.
     """
 
     def __init__(
@@ -251,9 +111,11 @@ class Accumulator:
         score: bool = True,
         fisher: bool = True,
         unit_weights: bool = False,
+        observed: bool = False,
     ) -> None:
         self.family = family
         self.unit_weights = unit_weights
+        self.observed = observed
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = intercept
         self.want_score = score
@@ -289,6 +151,9 @@ class Accumulator:
         """
         if self.fused is not None:
             self._add_block_compiled(xb, yb, wb, ob, keep_weights)
+            return
+        if self.family.log_space:
+            self._add_block_exact(xb, yb, wb, ob, keep_weights)
             return
         family, link, coef = self.family, self.family.link, self.coef
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
@@ -344,7 +209,8 @@ class Accumulator:
         Otherwise eta comes from BLAS (or the sparse product) and ``glm_rows`` gives W and U for
         the Gram's other paths.
         """
-        assert _compiled is not None and self.fused is not None
+        kernel = gram_mod.compiled()
+        assert kernel is not None and self.fused is not None
         gram, coef = self.gram, self.coef
         w = None if self.unit_weights else f64(wb)
         yb = f64(yb)
@@ -354,14 +220,14 @@ class Accumulator:
             if gram is not None:
                 g = gram.acc if self.want_fisher else None
                 s = gram.score_out() if self.want_score else None
-            dev, dev_c, pearson, pearson_c, nb = _compiled.glm_pass(
+            dev, dev_c, pearson, pearson_c, nb = kernel.glm_pass(
                 xb, coef, self.intercept, ob, yb, w, self.fused, g, s, keep_weights
             )
         else:
             eta = block_eta(xb, coef, self.intercept, ob)
             m = eta.shape[0]
             work_w, u = np.empty(m), np.empty(m)
-            dev, dev_c, pearson, pearson_c, nb = _compiled.glm_rows(
+            dev, dev_c, pearson, pearson_c, nb = kernel.glm_rows(
                 f64(eta), yb, w, self.fused, work_w, u
             )
             if keep_weights is not None:
@@ -374,6 +240,37 @@ class Accumulator:
         self.deviance_parts += (dev, dev_c)
         self.pearson_parts += (pearson, pearson_c)
         self.n_boundary += nb
+
+    def _add_block_exact(
+        self,
+        xb: FloatArray,
+        yb: FloatArray,
+        wb: FloatArray,
+        ob: FloatArray | None,
+        keep_weights: FloatArray | None,
+    ) -> None:
+        """``add_block`` in log space (``families.exact``): no clipped mean enters any sum."""
+        link = self.family.link
+        assert isinstance(link, ProbabilityLink)
+        eta = block_eta(xb, self.coef, self.intercept, ob)
+        rows = binomial_rows(link, yb, eta, observed=self.observed)
+        unit = self.unit_weights
+        self.deviance_parts.append(float(rows.deviance.sum() if unit else wb @ rows.deviance))
+        with np.errstate(invalid="ignore"):  # 0 x inf: a row of zero weight counts for nothing
+            pearson = rows.pearson if unit else np.where(wb > 0, wb * rows.pearson, 0.0)
+        self.pearson_parts.append(float(pearson.sum()))
+        edge = rows.at_edge
+        self.n_boundary += int(np.count_nonzero(edge if unit else edge & (wb > 0)))
+        work_w = rows.weight if unit else wb * rows.weight
+        if keep_weights is not None:
+            keep_weights[:] = work_w
+        if self.gram is None:
+            return
+        u = rows.score if unit else wb * rows.score
+        if self.want_fisher:
+            self.gram.add_wu(xb, work_w, u if self.want_score else None)
+        else:
+            self.gram.add_vec(xb, u)
 
     def merge(self, other: Accumulator) -> Accumulator:
         """Add the sums of ``other`` (a pass over other rows at the same coefficients)."""

@@ -20,15 +20,9 @@ from .._typing import FloatArray
 from ..design.matrix import DenseMatrix, as_matrix
 from ..families import Family
 from . import blocks
-from .accumulate import (
-    Accumulator,
-    Gram,
-    PassSums,
-    compiled,
-    fused_code,
-    fused_readable,
-)
+from .accumulate import Accumulator, PassSums, fused_code
 from .blocks import exact_sum, f64, mirror_upper, tsqr
+from .gram import Gram, compiled, fused_readable
 
 __all__ = ["DenseExecutor"]
 
@@ -57,12 +51,13 @@ class DenseExecutor:
         keep_weights: bool = False,
         sqrt_weights: FloatArray | None = None,
         unit_weights: bool = False,
+        observed: bool = False,
     ) -> PassSums:
         """One blocked pass at ``coef``: deviance, Pearson χ², optionally score and Fisher.
 
         ``keep_weights`` returns the working weights (n floats) for :meth:`hessp`;
         ``sqrt_weights`` (√w, kept by the caller across passes) and ``unit_weights`` (every w
-        is 1) save a few vector operations.
+        is 1) save a few vector operations; ``observed`` forms the observed information.
         """
         M = _dense(X)
         data = M.data
@@ -85,6 +80,7 @@ class DenseExecutor:
                 score=score,
                 fisher=fisher,
                 unit_weights=unit_weights,
+                observed=observed,
             )
             for rows in group:
                 acc.add_block(

@@ -22,6 +22,7 @@ from .blocks import mirror_upper
 __all__ = [
     "RANK_TOL",
     "aliased_columns",
+    "cholesky_solve",
     "clearly_full_rank",
     "gram_r_factor",
     "inverse",
@@ -120,6 +121,19 @@ def gram_r_factor(gram: FloatArray, tol: float) -> FloatArray:
             factor = grown
             kept.append(j)
     return r
+
+
+def cholesky_solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray | None:
+    """Solve matrix x = rhs by Cholesky; None when the matrix is not (numerically) PD."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    rhs = np.asarray(rhs, dtype=np.float64)
+    if not (matrix.size and np.isfinite(matrix).all() and np.isfinite(rhs).all()):
+        return None
+    factor, info = lapack.dpotrf(matrix, lower=0, clean=0)
+    if info != 0:
+        return None
+    x, info = lapack.dpotrs(factor, rhs, lower=0)
+    return np.asarray(x, dtype=np.float64) if info == 0 else None
 
 
 def solve_normal_equations(gram: FloatArray, rhs: FloatArray) -> FloatArray:

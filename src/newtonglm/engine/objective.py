@@ -33,7 +33,8 @@ class Evaluation:
     pearson_chi2: float
     #: Gradient of D / 2 (minus the score), or None if not asked for.
     grad: FloatArray | None
-    #: Fisher information Xᵀ W X (expected Hessian of D / 2), or None if not asked for.
+    #: Information matrix Xᵀ W X — the Hessian of D / 2, expected (Fisher's) or observed as
+    #: ``information`` says — or None if not asked for.
     hess: FloatArray | None
     #: Rows whose fitted mean sits at the edge of its range.
     n_boundary: int
@@ -43,6 +44,9 @@ class Evaluation:
     #: False when ``hess`` is an estimate rather than the Fisher information at ``coef``
     #: (a subsample start's, scaled to the data): fit for a step, not for inference.
     hess_exact: bool = True
+    #: Which information ``hess`` is: "expected" (Fisher's) or "observed" (minus the Hessian of
+    #: the log-likelihood); the same matrix for a canonical link.
+    information: str = "expected"
 
     @property
     def value(self) -> float:
@@ -86,25 +90,41 @@ class GLMObjective:
         return int(self.design.X.shape[1])
 
     @property
+    def observed_differs(self) -> bool:
+        """Whether the observed information differs from Fisher's (a non-canonical link)."""
+        return not self.family.is_canonical
+
+    @property
     def total_weight(self) -> float:
         """Σ w, to turn D / 2 into the mean negative log-likelihood (first-order solvers)."""
         return self.design.stats.sum_weights
 
     def evaluate(
-        self, coef: FloatArray, *, grad: bool = True, hess: bool = True, weights: bool = False
+        self,
+        coef: FloatArray,
+        *,
+        grad: bool = True,
+        hess: bool = True,
+        weights: bool = False,
+        information: str = "expected",
     ) -> Evaluation:
-        """Deviance, gradient and Fisher information at ``coef`` in one pass over X.
+        """Deviance, gradient and information matrix at ``coef`` in one pass over X.
 
         With ``weights=True`` the working weights are kept (n floats) so that
-        :meth:`hessp` can multiply by the Fisher information at ``coef`` without another
-        evaluation of the linear predictor.
+        :meth:`hessp` can multiply by the information at ``coef`` without another evaluation
+        of the linear predictor. ``information="observed"`` asks for the observed information
+        (the exact Hessian of D / 2); a family whose rows are not in log space
+        (``Family.log_space``) gives Fisher's, and the evaluation says which it is.
         """
+        observed = information == "observed" and (self.family.is_canonical or self.family.log_space)
+        given = "observed" if observed else "expected"
         primed, self._primed = self._primed, None
         if (
             primed is not None
             and not weights
             and (primed.grad is not None or not grad)
             and (primed.hess is not None or not hess)
+            and (primed.information == given or not self.observed_differs or not hess)
             and np.array_equal(primed.coef, coef)
         ):
             return primed
@@ -122,6 +142,7 @@ class GLMObjective:
             keep_weights=weights,
             sqrt_weights=self._sqrt_w(),
             unit_weights=self._unit_weights,
+            observed=observed and self.observed_differs,
         )
         return Evaluation(
             coef=np.array(coef, dtype=np.float64),
@@ -131,6 +152,7 @@ class GLMObjective:
             hess=sums.fisher,
             n_boundary=sums.n_boundary,
             work_weights=sums.work_weights,
+            information=given,
         )
 
     def prime(self, evaluation: Evaluation) -> None:

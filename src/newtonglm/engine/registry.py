@@ -46,12 +46,15 @@ class Executor(Protocol):
         keep_weights: bool = False,
         sqrt_weights: FloatArray | None = None,
         unit_weights: bool = False,
+        observed: bool = False,
     ) -> PassSums:
         """Deviance, Pearson χ² and optionally score and Fisher information at ``coef``.
 
         ``keep_weights`` asks for the working weights as an opaque handle
         (``PassSums.work_weights``) that :meth:`hessp` accepts; ``sqrt_weights`` (√w) and
         ``unit_weights`` (every w is 1) are shortcuts an executor may use or ignore.
+        ``observed`` asks for the observed information instead of Fisher's, for families
+        whose rows are in log space (``Family.log_space``; otherwise it is ignored).
         """
         ...
 

@@ -188,6 +188,8 @@ class SparseAccumulator(Accumulator):
         Largest block that will be added.
     score, fisher : bool
         Whether to form the score and the Fisher information.
+    observed : bool, default=False
+        The observed information instead of Fisher's (see ``Accumulator``).
     """
 
     def __init__(
@@ -200,6 +202,7 @@ class SparseAccumulator(Accumulator):
         *,
         score: bool = True,
         fisher: bool = True,
+        observed: bool = False,
     ) -> None:
         super().__init__(
             family,
@@ -209,6 +212,7 @@ class SparseAccumulator(Accumulator):
             max_rows,
             score=score,
             fisher=fisher,
+            observed=observed,
         )
         if self.gram is not None:
             self.gram = _SparseGram(split, self.gram)  # type: ignore[assignment]
@@ -231,13 +235,21 @@ class SparseExecutor:
         keep_weights: bool = False,
         sqrt_weights: FloatArray | None = None,
         unit_weights: bool = False,
+        observed: bool = False,
     ) -> PassSums:
         """One blocked pass over the split design (``sqrt_weights``/``unit_weights`` unused)."""
         split = split_of(X)
         n = X.shape[0]
         step = sparse_block_rows(split)
         acc = SparseAccumulator(
-            family, coef, split, X.intercept, min(step, n), score=score, fisher=fisher
+            family,
+            coef,
+            split,
+            X.intercept,
+            min(step, n),
+            score=score,
+            fisher=fisher,
+            observed=observed,
         )
         kept_w = np.empty(n) if keep_weights else None
         for rows in _slices(n, step):

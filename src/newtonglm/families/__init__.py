@@ -8,7 +8,16 @@ of the response, row by row. Everything above works through these two small froz
 from __future__ import annotations
 
 from .families import Binomial, Family, Gaussian, Poisson, get_family
-from .links import CLogLogLink, IdentityLink, Link, LogitLink, LogLink, ProbitLink, get_link
+from .links import (
+    CLogLogLink,
+    IdentityLink,
+    Link,
+    LogitLink,
+    LogLink,
+    ProbabilityLink,
+    ProbitLink,
+    get_link,
+)
 
 __all__ = [
     "Binomial",
@@ -20,6 +29,7 @@ __all__ = [
     "LogLink",
     "LogitLink",
     "Poisson",
+    "ProbabilityLink",
     "ProbitLink",
     "get_family",
     "get_link",

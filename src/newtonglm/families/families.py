@@ -58,6 +58,11 @@ class Family:
         """Whether the link is canonical, so Fisher scoring is exactly Newton's method."""
         return type(self.link) is self.canonical_link
 
+    @property
+    def log_space(self) -> bool:
+        """Whether a pass computes this family's rows in log space (``families.exact``)."""
+        return False
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(link={self.link!r})"
 
@@ -136,6 +141,11 @@ class Binomial(Family):
     name: ClassVar[str] = "binomial"
     canonical_link: ClassVar[type[Link]] = LogitLink
     allowed_links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog")
+
+    @property
+    def log_space(self) -> bool:
+        """Probit and cloglog: their rows are exact in log space (logit's kernel already is)."""
+        return not self.is_canonical
 
     def clip_mu(self, mu: FloatArray) -> FloatArray:  # noqa: D102
         # R's binomial links clamp mu to [eps, 1 - eps] in the same way.

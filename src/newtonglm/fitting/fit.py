@@ -10,12 +10,23 @@ DataFrame: the estimator builds the design and copies its attributes from the re
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..design.base import Design
-from ..exceptions import ConvergenceWarning, PerfectSeparationWarning, warn
-from ..families import Family
-from ..inference import CovOptions, compute, null_deviance
+from ..design.matrix import linear_predictor
+from ..engine.objective import Evaluation
+from ..exceptions import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    CovarianceWarning,
+    PerfectSeparationWarning,
+    warn,
+)
+from ..families import Binomial, Family
+from ..inference import CovOptions, Inference, compute, null_deviance
 from ..solvers import StopReason, StopRule, get_solver
 from ..solvers.base import IterationCallback
 from ..solvers.history import convergence_order, convergence_rate
@@ -71,8 +82,10 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
     stop = StopRule(tol=float(opts.tol), max_iter=max_iter)
     objective = begun.objective
     result = solver.solve(objective, begun.coef, stop, opts.callback)
-    if not result.final.hess_exact:
-        # No step taken from a subsample start: the Fisher information for inference.
+    final = result.final
+    if not final.hess_exact or (final.information != "expected" and objective.observed_differs):
+        # Inference starts from Fisher's information at the solution: a subsample start's
+        # estimate (no step taken) or the observed information Newton stepped with is not it.
         result = dataclasses.replace(result, final=objective.evaluate(result.coef))
     converged = result.converged
     separated, notes = separation.check(family, begun.design, result.final, converged)
@@ -94,9 +107,13 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
             ConvergenceWarning,
         )
         notes.append(f"did not converge ({result.reason.value}).")
+    elif result.final.n_boundary and design.X.in_memory and isinstance(family, Binomial):
+        notes.append(_boundary_warning(begun.design, result.final))
     # The null model is always fitted by Newton to the same tol, whatever solver and max_iter.
     null_dev = null_deviance(family, design, StopRule(tol=float(opts.tol)))
     inference = compute(family, design, result.final, begun.kept, null_dev, opts.cov)
+    if converged and not np.isfinite(inference.std_err[list(begun.kept)]).all():
+        notes.append(_covariance_warning(inference, begun.kept, design.names))
     if len(begun.kept) < design.X.shape[1]:
         kept = set(begun.kept)
         dropped = [name for j, name in enumerate(design.names) if j not in kept]
@@ -130,6 +147,34 @@ def refit_inference(fit: GLMFit, cov: CovOptions) -> GLMFit:
         fit.family, fit.design, fit.final, fit.kept, fit.inference.null_deviance, cov
     )
     return fit.with_inference(inference, cov.groups)
+
+
+def _boundary_warning(design: Design, final: Evaluation) -> str:
+    """Warn that fitted probabilities at the solution are numerically 0 or 1 (R's warning)."""
+    eta = linear_predictor(design.X, final.coef, design.offset)
+    positive = design.weights > 0
+    largest = float(np.max(np.abs(eta[positive]))) if positive.any() else float("nan")
+    msg = (
+        f"{final.n_boundary} fitted probabilities are numerically 0 or 1 (largest |eta| = "
+        f"{largest:.3g}): the estimate is the maximum-likelihood one, but those rows are fitted "
+        "at the edge of the range; look for near-separation in the columns with the largest "
+        "coefficients."
+    )
+    warn(msg, BoundaryWarning)
+    return msg
+
+
+def _covariance_warning(inference: Inference, kept: Sequence[int], names: Sequence[str]) -> str:
+    """Warn that the covariance could not be computed at a converged fit, naming the terms."""
+    bad = [names[j] for j in kept if not np.isfinite(inference.std_err[j])]
+    msg = (
+        f"the covariance of the coefficients could not be computed: the information matrix at "
+        f"the solution is not positive definite, so the standard errors of {bad[:10]} are NaN. "
+        "The design is (nearly) rank deficient where the fitted weights are not negligible; "
+        "remove or merge those columns."
+    )
+    warn(msg, CovarianceWarning)
+    return msg
 
 
 def _advice(reason: StopReason) -> str:

@@ -149,12 +149,20 @@ def subsample_start(
         return None
     sub_weight = sub_objective.total_weight
     del sub, sub_objective  # release the subsample's copy of X before the full passes
+    # Newton steps with the observed information (the exact Hessian): its start is evaluated
+    # with it, so that the solver's first evaluation is this one.
+    information = "observed" if newton else "expected"
     if not (newton and isinstance(X, DenseMatrix) and X.shape[1] >= CURVATURE_MIN_COLS):
-        return objective.evaluate(result.coef)
+        return objective.evaluate(result.coef, information=information)
     full = objective.evaluate(result.coef, hess=False)
     assert result.final.hess is not None
     scale = objective.total_weight / sub_weight
-    return dataclasses.replace(full, hess=scale * result.final.hess, hess_exact=False)
+    return dataclasses.replace(
+        full,
+        hess=scale * result.final.hess,
+        hess_exact=False,
+        information=result.final.information,
+    )
 
 
 def intercept_start(family: Family, design: Design, objective: GLMObjective) -> Evaluation | None:

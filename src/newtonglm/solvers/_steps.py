@@ -10,8 +10,10 @@ information) or :func:`finish` (one more pass to form it).
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._typing import FloatArray
-from ..engine.linalg import solve_normal_equations
+from ..engine.linalg import cholesky_solve, solve_normal_equations
 from ..engine.objective import Evaluation, GLMObjective
 from .base import (
     IterationCallback,
@@ -30,6 +32,7 @@ __all__ = [
     "done",
     "finish",
     "gradient_ratio",
+    "decrement_floor",
     "newton_decrement",
     "newton_direction",
     "reduction_ratio",
@@ -77,14 +80,16 @@ def begin(
     *,
     hess: bool = True,
     weights: bool = False,
+    information: str = "expected",
 ) -> tuple[Trace, Evaluation, SolverResult | None]:
     """Evaluate the start, record it as row 0; the result to return at once if not finite.
 
-    ``hess`` and ``weights`` are passed to :meth:`GLMObjective.evaluate`; without the Fisher
-    information the early result takes one more pass for it (:func:`finish`).
+    ``hess``, ``weights`` and ``information`` are passed to :meth:`GLMObjective.evaluate`;
+    without the information matrix the early result takes one more pass for it
+    (:func:`finish`).
     """
     trace = Trace(callback)
-    current = objective.evaluate(coef0, hess=hess, weights=weights)
+    current = objective.evaluate(coef0, hess=hess, weights=weights, information=information)
     trace.record(current)
     if current.finite:
         return trace, current, None
@@ -145,3 +150,27 @@ def finish(
 def newton_direction(hess: FloatArray, grad: FloatArray) -> FloatArray:
     """Solve hess Δ = -grad by Cholesky; fall back to least squares if hess is not PD."""
     return solve_normal_equations(hess, -grad)
+
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def decrement_floor(ev: Evaluation, n_rows: int) -> float:
+    """The Newton decrement that rounding alone can produce at ``ev``.
+
+    Below it, a decrement says nothing more about the distance to the optimum. Each score
+    component is a sum of n terms x_ij s_i, so its rounding is about √n · eps · Σ_i |x_ij s_i|
+    ≤ √n · eps · √(H_jj X²) (Cauchy–Schwarz with the information's weights; X² is Pearson's χ²).
+    A score error δ moves the decrement gᵀH⁻¹g by about δᵀH⁻¹δ, which for these δ_j is
+    n eps² X² dᵀH⁻¹d with d_j = √H_jj — far below ``tol²`` on well-conditioned designs, the
+    binding bound on ill-conditioned ones or with very unequal weights. 0 (no floor) when it
+    cannot be estimated.
+    """
+    if ev.hess is None or not np.isfinite(ev.pearson_chi2):
+        return 0.0
+    d = np.sqrt(np.maximum(np.diag(ev.hess), 0.0))
+    z = cholesky_solve(ev.hess, d)
+    if z is None:
+        return 0.0
+    value = n_rows * _EPS * _EPS * ev.pearson_chi2 * float(d @ z)
+    return value if np.isfinite(value) else 0.0

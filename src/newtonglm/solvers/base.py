@@ -71,6 +71,7 @@ class StopRule:
         *,
         decrement: float | None = None,
         grad_ratio: float | None = None,
+        decrement_floor: Callable[[], float] | None = None,
     ) -> bool:
         """Whether the rule holds after a step from deviance ``dev_old`` to ``dev_new``.
 
@@ -82,11 +83,15 @@ class StopRule:
             Newton decrement -gᵀΔ at the new point (Newton-type solvers).
         grad_ratio : float, optional
             |g_k|∞ / |g_0|∞ at the new point (first-order solvers).
+        decrement_floor : callable, optional
+            The decrement rounding alone produces at the new point (``_steps.decrement_floor``);
+            a decrement at or below it counts as 0. Called only when it decides.
         """
         if not relative_change(dev_old, dev_new) < self.tol:
             return False
         if decrement is not None and not decrement / (abs(dev_new) + 0.1) < self.tol**2:
-            return False
+            if decrement_floor is None or not decrement <= decrement_floor():
+                return False
         return grad_ratio is None or grad_ratio < self.gtol
 
 

@@ -1,18 +1,28 @@
-"""Newton's method / IRLS (Fisher scoring), with R's step-halving.
+"""Newton's method with the exact Hessian, R's step-halving; IRLS / Fisher scoring where needed.
 
-Each iteration solves (Xᵀ W X) Δ = score by Cholesky — the weighted least-squares step of IRLS —
-and halves the step while the deviance is non-finite or has risen by more than the tolerance,
-as R's ``glm.fit`` does. For a canonical link the Fisher information is the Hessian, so this is
-exactly Newton's method; for other links it is Fisher scoring.
+Each iteration solves H Δ = score by Cholesky and halves the step while the deviance is
+non-finite or has risen by more than the tolerance, as R's ``glm.fit`` does. H is the observed
+information (minus the Hessian of the log-likelihood): for a canonical link it is the Fisher
+information Xᵀ W X, so this is IRLS exactly; for probit and cloglog it is the exact Hessian of
+the log-space likelihood (``families.exact``), so convergence is quadratic near the optimum
+where Fisher scoring's is only linear. Where the observed information is not positive definite
+(far from the optimum, for a family whose log-likelihood is not concave in η) the step is
+Fisher scoring's; the history's ``observed`` column (non-canonical links) says which was used.
+
+The stopping rule is the shared :class:`~.base.StopRule` with the Newton decrement, and a floor
+for the decrement rounding alone produces (``_steps.decrement_floor``).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._typing import FloatArray
-from ..engine.objective import GLMObjective
-from ._steps import begin, done, newton_direction
+from ..engine.linalg import cholesky_solve
+from ..engine.objective import Evaluation, GLMObjective
+from ._steps import begin, decrement_floor, done, newton_direction
 from .base import IterationCallback, SolverResult, StopReason, StopRule
 
 __all__ = ["NewtonSolver"]
@@ -21,8 +31,20 @@ __all__ = ["NewtonSolver"]
 MAX_HALVINGS = 30
 
 
+def _direction(objective: GLMObjective, ev: Evaluation) -> tuple[Evaluation, FloatArray]:
+    """The Newton direction at ``ev``; Fisher scoring's (one more pass) where H is not PD."""
+    assert ev.grad is not None and ev.hess is not None
+    step = cholesky_solve(ev.hess, -ev.grad)
+    if step is not None:
+        return ev, step
+    if ev.information == "observed" and objective.observed_differs:
+        ev = objective.evaluate(ev.coef)  # Fisher's information at the same point
+    assert ev.grad is not None and ev.hess is not None
+    return ev, newton_direction(ev.hess, ev.grad)  # least squares if still singular
+
+
 class NewtonSolver:
-    """IRLS / Newton solver; the default ``solver="newton"``."""
+    """Newton / IRLS solver; the default ``solver="newton"``."""
 
     name = "newton"
     default_max_iter = 100
@@ -35,17 +57,17 @@ class NewtonSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by Newton steps with step-halving."""
-        trace, current, early = begin(objective, coef0, callback)
+        trace, current, early = begin(objective, coef0, callback, information="observed")
         if early is not None:
             return early
+        n_rows = objective.design.X.shape[0]
         reason = StopReason.MAX_ITER
         n_iter = 0
-        assert current.grad is not None and current.hess is not None
-        direction = newton_direction(current.hess, current.grad)
+        current, direction = _direction(objective, current)
         for n_iter in range(1, stop.max_iter + 1):
             size = 1.0
             for _ in range(MAX_HALVINGS + 1):
-                trial = objective.evaluate(current.coef + size * direction)
+                trial = objective.evaluate(current.coef + size * direction, information="observed")
                 # R halves on a non-finite deviance or on a rise larger than the tolerance.
                 rise = (trial.deviance - current.deviance) / (0.1 + abs(trial.deviance))
                 if trial.finite and not rise >= stop.tol:
@@ -55,12 +77,20 @@ class NewtonSolver:
                 reason = StopReason.STEP_FAILED if trial.finite else StopReason.NON_FINITE
                 n_iter -= 1
                 break
-            trace.record(trial, float(np.linalg.norm(size * direction)), size)
-            previous, current = current, trial
-            assert current.grad is not None and current.hess is not None
-            direction = newton_direction(current.hess, current.grad)
+            extra = {}
+            if objective.observed_differs:  # which information the step was taken with
+                extra["observed"] = float(current.information == "observed")
+            trace.record(trial, float(np.linalg.norm(size * direction)), size, **extra)
+            previous = current
+            current, direction = _direction(objective, trial)
+            assert current.grad is not None
             decrement = float(-current.grad @ direction)
-            if stop.converged(previous.deviance, current.deviance, decrement=decrement):
+            if stop.converged(
+                previous.deviance,
+                current.deviance,
+                decrement=decrement,
+                decrement_floor=functools.partial(decrement_floor, current, n_rows),
+            ):
                 reason = StopReason.DEVIANCE_TOL
                 break
         return done(current, reason, n_iter, trace)
