@@ -27,7 +27,7 @@ from dask.delayed import Delayed, delayed
 from .. import parallel
 from .._typing import FloatArray
 from ..design.matrix import DenseMatrix
-from ..engine.accumulate import Accumulator, PassSums
+from ..engine.accumulate import Accumulator, PassSums, magnitude_block
 from ..engine.blocks import block_rows, block_slices, tsqr
 from ..engine.dense import DenseExecutor
 from ..engine.registry import register
@@ -134,6 +134,20 @@ def _chunk_start(
     return gram, rhs
 
 
+def _chunk_magnitude(
+    chunk: Chunk,
+    columns: tuple[int, ...] | None,
+    intercept: bool,
+    family: Family,
+    coef: FloatArray,
+    d: int,
+) -> FloatArray:
+    out = np.zeros(d)
+    for xb, yb, wb, ob in chunk.blocks(columns):
+        out += magnitude_block(xb, yb, wb, ob, coef, intercept, family)
+    return out
+
+
 def _chunk_r(
     chunk: Chunk, columns: tuple[int, ...] | None, intercept: bool, d: int
 ) -> tuple[FloatArray, int]:
@@ -225,6 +239,19 @@ class DaskExecutor:
         ]
         gram, rhs = _compute(tasks, _add)
         return np.asarray(gram), np.asarray(rhs)
+
+    def score_magnitude(
+        self, X: DaskMatrix, y: Any, weights: Any, offset: Any, coef: FloatArray, family: Family
+    ) -> FloatArray:
+        """Σ_i |x_ij s_i| per coefficient, chunk by chunk, summed."""
+        coef = np.asarray(coef, dtype=np.float64)
+        tasks = [
+            delayed(_chunk_magnitude, pure=True)(
+                part, X.columns, X.intercept, family, coef, X.shape[1]
+            )
+            for part in X.parts
+        ]
+        return np.asarray(_compute(tasks, _add))
 
     def r_factor(self, X: DaskMatrix, weights: Any) -> tuple[FloatArray, int]:
         """R of a QR of the rows with positive weight (TSQR over chunks), and their number."""

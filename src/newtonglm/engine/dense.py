@@ -20,7 +20,7 @@ from .._typing import FloatArray
 from ..design.matrix import DenseMatrix, as_matrix
 from ..families import Family
 from . import blocks
-from .accumulate import Accumulator, PassSums, fused_code
+from .accumulate import Accumulator, PassSums, fused_code, magnitude_block
 from .blocks import exact_sum, f64, mirror_upper, tsqr
 from .gram import Gram, compiled, fused_readable
 
@@ -196,6 +196,26 @@ class DenseExecutor:
         for acc in rest:
             first.merge(acc)
         return first.gram(), first.vec()
+
+    def score_magnitude(
+        self,
+        X: DenseMatrix,
+        y: FloatArray,
+        weights: FloatArray,
+        offset: FloatArray | None,
+        coef: FloatArray,
+        family: Family,
+    ) -> FloatArray:
+        """Σ_i |x_ij s_i| per coefficient: the terms the score adds up, for its rounding."""
+        M = _dense(X)
+        n, d = M.shape
+        out = np.zeros(d)
+        for rows in blocks.block_slices(n, d):
+            off = None if offset is None else offset[rows]
+            out += magnitude_block(
+                M.data[rows], y[rows], weights[rows], off, coef, M.intercept, family
+            )
+        return out
 
     def r_factor(self, X: DenseMatrix, weights: FloatArray) -> tuple[FloatArray, int]:
         """R of a QR of the rows with positive weight, streamed over row blocks (TSQR).

@@ -94,6 +94,29 @@ class GLMObjective:
         """Whether the observed information differs from Fisher's (a non-canonical link)."""
         return not self.family.is_canonical
 
+    def score_magnitude(self, coef: FloatArray) -> FloatArray:
+        """Σ_i |x_ij s_i| per coefficient at ``coef`` (one pass): what the score's sums add up.
+
+        The rounding of each score component is about √n eps times this; the Newton stopping
+        rule uses it only when it decides (``solvers._steps.decrement_floor``).
+        """
+        d = self.design
+        self.n_passes += 1
+        return executor_for(d.X).score_magnitude(
+            d.X, d.y, d.weights, d.offset, np.asarray(coef, dtype=np.float64), self.family
+        )
+
+    def decrement_scale(self, ev: Evaluation) -> float:
+        """The dispersion the Newton decrement at ``ev`` is measured in (1 for a fixed scale).
+
+        For a family with an estimated dispersion (Gaussian), its deviance estimate
+        D / (n - p), so that the decrement counts squared standard errors.
+        """
+        if self.family.fixed_scale:
+            return 1.0
+        df = max(self.design.stats.n_obs - self.n_features, 1)
+        return max(ev.deviance / df, float(np.finfo(np.float64).tiny))
+
     @property
     def total_weight(self) -> float:
         """Σ w, to turn D / 2 into the mean negative log-likelihood (first-order solvers)."""

@@ -79,6 +79,18 @@ class Executor(Protocol):
         """R's first IRLS iteration: (Xᵀ W X, Xᵀ W z) at ``mu0 = family.starting_mu(y)``."""
         ...
 
+    def score_magnitude(
+        self,
+        X: Any,
+        y: FloatArray,
+        weights: FloatArray,
+        offset: FloatArray | None,
+        coef: FloatArray,
+        family: Family,
+    ) -> FloatArray:
+        """Σ_i |x_ij s_i| per coefficient: the size of the terms the score sums (its rounding)."""
+        ...
+
     def r_factor(self, X: Any, weights: FloatArray) -> tuple[FloatArray, int]:
         """R of a QR of the rows with positive weight (the rank check), and their number."""
         ...

@@ -31,8 +31,9 @@ import scipy.sparse as sp
 from .._typing import FloatArray
 from ..design.matrix import SparseMatrix
 from ..families import Family
-from .accumulate import Accumulator, Gram, PassSums
+from .accumulate import Accumulator, PassSums, row_scores
 from .blocks import BLOCK_BYTES, block_slices, scratch, tsqr
+from .gram import Gram
 from .linalg import RANK_TOL, gram_r_factor
 from .sparse_split import SparseSplit, split_of
 
@@ -303,6 +304,23 @@ class SparseExecutor:
                 z = z - offset
             work_w = weights / (gprime * gprime * family.variance(mu0))
         return self.wls_sums(X, work_w, z)
+
+    def score_magnitude(
+        self,
+        X: SparseMatrix,
+        y: FloatArray,
+        weights: FloatArray,
+        offset: FloatArray | None,
+        coef: FloatArray,
+        family: Family,
+    ) -> FloatArray:
+        """Σ_i |x_ij s_i| per coefficient (see the dense executor), by sparse products."""
+        eta = X.matvec(coef)
+        if offset is not None:
+            eta = eta + offset
+        s = np.abs(row_scores(family, y, weights, eta))
+        body = np.asarray(abs(X.data).T @ s)
+        return np.concatenate([[s.sum()], body]) if X.intercept else body
 
     def r_factor(self, X: SparseMatrix, weights: FloatArray) -> tuple[FloatArray, int]:
         """Upper-triangular R for the rank check of the rows with positive weight.

@@ -179,6 +179,11 @@ def _covariance_warning(inference: Inference, kept: Sequence[int], names: Sequen
 
 def _advice(reason: StopReason) -> str:
     """What to try after a solver stopped for ``reason``."""
+    if reason is StopReason.UNCERTIFIED:
+        return (
+            "The estimate is not within sqrt(tol) standard errors of the optimum; use a "
+            "Newton-type solver ('newton', the default, certifies the optimum) or a smaller tol."
+        )
     if reason in (StopReason.DIVERGED, StopReason.NON_FINITE):
         return (
             "Use a smaller learning_rate (solver='gd'), or a solver that adapts its step "

@@ -20,12 +20,14 @@ from .base import (
     IterationRecord,
     SolverResult,
     StopReason,
+    StopRule,
     Trace,
     grad_norm,
 )
 
 __all__ = [
     "ACCEPT",
+    "HESSIAN",
     "MAX_REJECTIONS",
     "NOISE",
     "begin",
@@ -39,6 +41,9 @@ __all__ = [
     "rose",
 ]
 
+#: The information second-order solvers step with: the observed one, the exact Hessian of the
+#: log-likelihood (the objective gives Fisher's where it cannot form the observed one).
+HESSIAN = "observed"
 #: Relative deviance changes below this are rounding noise, not a rise (a deviance summed over
 #: n rows carries an error of a few ulps times √n; 1e-12 is far above that and far below tol).
 NOISE = 1e-12
@@ -131,12 +136,26 @@ def finish(
     reason: StopReason,
     n_iter: int,
     history: tuple[IterationRecord, ...],
+    stop: StopRule | None = None,
 ) -> SolverResult:
     """The result at ``current``, with one more pass for the Fisher information inference needs.
 
     For solvers that never form the d×d information while iterating (first-order, newton-cg).
+    With ``stop``, a fit that met the stopping rule is :meth:`~.base.StopRule.certified` by the
+    Newton decrement from that information; if the optimum is farther than ``tol`` allows, it
+    stops with ``StopReason.UNCERTIFIED``.
     """
     final = objective.evaluate(current.coef)
+    if stop is not None and reason is StopReason.DEVIANCE_TOL:
+        # The decrement in the exact Hessian's metric (the observed information, one more
+        # pass where it differs from Fisher's): the distance to the optimum in its own units.
+        exact = final
+        if objective.observed_differs:
+            exact = objective.evaluate(current.coef, information=HESSIAN)
+        decrement = newton_decrement(exact)
+        scale = objective.decrement_scale(exact)
+        if not stop.certified(decrement, scale, decrement_floor(objective, exact)):
+            reason = StopReason.UNCERTIFIED
     return SolverResult(
         coef=final.coef,
         converged=reason is StopReason.DEVIANCE_TOL,
@@ -155,22 +174,22 @@ def newton_direction(hess: FloatArray, grad: FloatArray) -> FloatArray:
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def decrement_floor(ev: Evaluation, n_rows: int) -> float:
-    """The Newton decrement that rounding alone can produce at ``ev``.
+def decrement_floor(objective: GLMObjective, ev: Evaluation) -> float:
+    """The Newton decrement that rounding alone can produce at ``ev`` (one more pass).
 
-    Below it, a decrement says nothing more about the distance to the optimum. Each score
-    component is a sum of n terms x_ij s_i, so its rounding is about √n · eps · Σ_i |x_ij s_i|
-    ≤ √n · eps · √(H_jj X²) (Cauchy–Schwarz with the information's weights; X² is Pearson's χ²).
-    A score error δ moves the decrement gᵀH⁻¹g by about δᵀH⁻¹δ, which for these δ_j is
-    n eps² X² dᵀH⁻¹d with d_j = √H_jj — far below ``tol²`` on well-conditioned designs, the
-    binding bound on ill-conditioned ones or with very unequal weights. 0 (no floor) when it
-    cannot be estimated.
+    Below it, a decrement says nothing more about the distance to the optimum. Score component
+    j is a sum of n terms x_ij s_i, so its rounding is about δ_j = √n eps Σ_i |x_ij s_i| (the
+    magnitudes of its terms, ``GLMObjective.score_magnitude``); an error δ in the score moves
+    the decrement gᵀH⁻¹g by about δᵀH⁻¹δ. Far below ``tol`` on well-posed fits; it binds where
+    the score sums large terms that cancel (very unequal weights, ill-conditioned designs). 0
+    (no floor) when it cannot be estimated.
     """
-    if ev.hess is None or not np.isfinite(ev.pearson_chi2):
+    if ev.hess is None:
         return 0.0
-    d = np.sqrt(np.maximum(np.diag(ev.hess), 0.0))
-    z = cholesky_solve(ev.hess, d)
+    n_rows = objective.design.X.shape[0]
+    delta = np.sqrt(n_rows) * _EPS * objective.score_magnitude(ev.coef)
+    z = cholesky_solve(ev.hess, delta)
     if z is None:
         return 0.0
-    value = n_rows * _EPS * _EPS * ev.pearson_chi2 * float(d @ z)
+    value = float(delta @ z)
     return value if np.isfinite(value) else 0.0

@@ -37,6 +37,10 @@ class StopReason(enum.Enum):
     DIVERGED = "objective kept increasing or oscillating (learning rate too large?)"
     NON_FINITE = "objective or derivatives became non-finite"
     STEP_FAILED = "no step size decreased the objective"
+    UNCERTIFIED = (
+        "the stopping rule held, but the Newton decrement at the end puts the optimum farther "
+        "than tol allows"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,15 @@ class StopRule:
     already far smaller), but it keeps linearly convergent methods — Fisher scoring for probit
     and cloglog, gradient descent — from stopping far short of the optimum, where the deviance
     barely changes per step although the coefficients are still 1e-3 standard errors away.
+
+    The decrement is the squared distance to the optimum in standard-error units (times the
+    dispersion φ, ``decrement_scale``), so the Newton condition also asks ``λ² ≤ tol φ`` (the
+    estimate within √tol = 1e-4 standard errors at the default tol), which binds where the
+    deviance is huge (very large weights); a decrement at or below the rounding floor
+    (``_steps.decrement_floor``) counts as 0. Solvers without a Newton direction are
+    :meth:`certified` at the end, from the information their last pass forms for inference:
+    a fit that stopped on the gradient but is farther than that from the optimum stops with
+    ``StopReason.UNCERTIFIED``, not as converged.
     """
 
     #: Tolerance on the relative deviance change (and, squared, on the Newton decrement).
@@ -72,6 +85,7 @@ class StopRule:
         decrement: float | None = None,
         grad_ratio: float | None = None,
         decrement_floor: Callable[[], float] | None = None,
+        decrement_scale: float = 1.0,
     ) -> bool:
         """Whether the rule holds after a step from deviance ``dev_old`` to ``dev_new``.
 
@@ -86,13 +100,25 @@ class StopRule:
         decrement_floor : callable, optional
             The decrement rounding alone produces at the new point (``_steps.decrement_floor``);
             a decrement at or below it counts as 0. Called only when it decides.
+        decrement_scale : float, default=1.0
+            The dispersion φ (1 for binomial and Poisson): the decrement's unit.
         """
         if not relative_change(dev_old, dev_new) < self.tol:
             return False
-        if decrement is not None and not decrement / (abs(dev_new) + 0.1) < self.tol**2:
-            if decrement_floor is None or not decrement <= decrement_floor():
-                return False
+        if decrement is not None:
+            limit = min(self.tol**2 * (abs(dev_new) + 0.1), self.tol * decrement_scale)
+            if not decrement < limit:
+                if decrement_floor is None or not decrement <= decrement_floor():
+                    return False
         return grad_ratio is None or grad_ratio < self.gtol
+
+    def certified(self, decrement: float, scale: float = 1.0, floor: float = 0.0) -> bool:
+        """Whether a decrement puts the estimate within √tol standard errors of the optimum.
+
+        ``decrement`` is gᵀH⁻¹g at the estimate, ``scale`` the dispersion, ``floor`` the
+        decrement rounding alone produces there.
+        """
+        return bool(decrement <= max(self.tol * scale, floor))
 
 
 def relative_change(dev_old: float, dev_new: float) -> float:

@@ -18,14 +18,18 @@ that for large λ the step tends to the *diagonally preconditioned* gradient ste
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._typing import FloatArray
 from ..engine.objective import GLMObjective
 from ._steps import (
     ACCEPT,
+    HESSIAN,
     MAX_REJECTIONS,
     begin,
+    decrement_floor,
     done,
     newton_decrement,
     newton_direction,
@@ -70,7 +74,7 @@ class DampedNewtonSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by Levenberg–Marquardt steps."""
-        trace, current, early = begin(objective, coef0, callback)
+        trace, current, early = begin(objective, coef0, callback, information=HESSIAN)
         if early is not None:
             return early
         lam = float(self.damping)
@@ -82,7 +86,7 @@ class DampedNewtonSolver:
             growth = 2.0
             for _ in range(MAX_REJECTIONS + 1):
                 step = newton_direction(current.hess + lam * np.diag(diag), current.grad)
-                trial = objective.evaluate(current.coef + step)
+                trial = objective.evaluate(current.coef + step, information=HESSIAN)
                 rho = reduction_ratio(current, trial, step)
                 if rho > ACCEPT:
                     break
@@ -101,7 +105,11 @@ class DampedNewtonSolver:
             previous, current = current, trial
             # The stopping rule uses the undamped Newton decrement, exactly as "newton" does.
             if stop.converged(
-                previous.deviance, current.deviance, decrement=newton_decrement(current)
+                previous.deviance,
+                current.deviance,
+                decrement=newton_decrement(current),
+                decrement_floor=functools.partial(decrement_floor, objective, current),
+                decrement_scale=objective.decrement_scale(current),
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break

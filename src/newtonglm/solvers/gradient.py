@@ -109,7 +109,7 @@ class GradientDescentSolver:
                 break
         if reason in (StopReason.DIVERGED, StopReason.NON_FINITE):
             current = best
-        return finish(objective, current, reason, n_iter, trace.history)
+        return finish(objective, current, reason, n_iter, trace.history, stop)
 
 
 class OptimalGradientDescentSolver:
@@ -171,4 +171,4 @@ class OptimalGradientDescentSolver:
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return finish(objective, current, reason, n_iter, trace.history)
+        return finish(objective, current, reason, n_iter, trace.history, stop)

@@ -143,7 +143,8 @@ class LBFGSSolver:
                 state.previous_deviance,
                 final.deviance,
                 decrement=decrement if decrement > floor else 0.0,
+                decrement_scale=objective.decrement_scale(final),
             )
             reason = StopReason.DEVIANCE_TOL if converged else StopReason.STEP_FAILED
             return SolverResult(final.coef, converged, reason, n_iter, trace.history, final)
-        return finish(objective, state.current, reason, n_iter, trace.history)
+        return finish(objective, state.current, reason, n_iter, trace.history, stop)

@@ -60,7 +60,6 @@ class NewtonSolver:
         trace, current, early = begin(objective, coef0, callback, information="observed")
         if early is not None:
             return early
-        n_rows = objective.design.X.shape[0]
         reason = StopReason.MAX_ITER
         n_iter = 0
         current, direction = _direction(objective, current)
@@ -89,7 +88,8 @@ class NewtonSolver:
                 previous.deviance,
                 current.deviance,
                 decrement=decrement,
-                decrement_floor=functools.partial(decrement_floor, current, n_rows),
+                decrement_floor=functools.partial(decrement_floor, objective, current),
+                decrement_scale=objective.decrement_scale(current),
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break

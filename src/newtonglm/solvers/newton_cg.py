@@ -23,7 +23,7 @@ import numpy as np
 
 from .._typing import FloatArray
 from ..engine.objective import Evaluation, GLMObjective
-from ._steps import NOISE, begin, finish
+from ._steps import HESSIAN, NOISE, begin, finish
 from .base import IterationCallback, SolverResult, StopReason, StopRule
 
 __all__ = ["NewtonCGSolver", "truncated_newton_step"]
@@ -99,7 +99,9 @@ class NewtonCGSolver:
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by truncated Newton steps."""
         max_cg = max(20, 2 * objective.n_features)
-        trace, current, early = begin(objective, coef0, callback, hess=False, weights=True)
+        trace, current, early = begin(
+            objective, coef0, callback, hess=False, weights=True, information=HESSIAN
+        )
         if early is not None:
             return early
         assert current.grad is not None
@@ -119,7 +121,9 @@ class NewtonCGSolver:
             allowed = NOISE * (abs(current.deviance) + 0.1)
             size = 1.0
             for _ in range(MAX_HALVINGS + 1):
-                trial = objective.evaluate(current.coef + size * step, hess=False, weights=True)
+                trial = objective.evaluate(
+                    current.coef + size * step, hess=False, weights=True, information=HESSIAN
+                )
                 # Armijo on D = 2 f, with rounding noise allowed for.
                 if trial.finite and (
                     trial.deviance - current.deviance <= 2.0 * ARMIJO * size * slope + allowed
@@ -135,8 +139,11 @@ class NewtonCGSolver:
             assert current.grad is not None
             step = truncated_newton_step(objective, current, forcing(current), max_cg)
             if stop.converged(
-                previous.deviance, current.deviance, decrement=float(-current.grad @ step)
+                previous.deviance,
+                current.deviance,
+                decrement=float(-current.grad @ step),
+                decrement_scale=objective.decrement_scale(current),
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
-        return finish(objective, current, reason, n_iter, trace.history)
+        return finish(objective, current, reason, n_iter, trace.history, stop)

@@ -17,13 +17,23 @@ where it does not.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from .._typing import FloatArray
 from ..engine.objective import GLMObjective
-from ._steps import ACCEPT, MAX_REJECTIONS, begin, done, newton_direction, reduction_ratio
+from ._steps import (
+    ACCEPT,
+    HESSIAN,
+    MAX_REJECTIONS,
+    begin,
+    decrement_floor,
+    done,
+    newton_direction,
+    reduction_ratio,
+)
 from .base import IterationCallback, SolverResult, StopReason, StopRule
 
 __all__ = ["TrustRegionSolver", "dogleg_step"]
@@ -100,7 +110,7 @@ class TrustRegionSolver:
         callback: IterationCallback | None = None,
     ) -> SolverResult:
         """Minimise ``objective`` from ``coef0`` by dogleg trust-region steps."""
-        trace, current, early = begin(objective, coef0, callback)
+        trace, current, early = begin(objective, coef0, callback, information=HESSIAN)
         if early is not None:
             return early
         assert current.grad is not None and current.hess is not None
@@ -113,7 +123,7 @@ class TrustRegionSolver:
             assert current.grad is not None and current.hess is not None
             for _ in range(MAX_REJECTIONS + 1):
                 step, on_boundary = dogleg_step(current.grad, current.hess, newton, scale, radius)
-                trial = objective.evaluate(current.coef + step)
+                trial = objective.evaluate(current.coef + step, information=HESSIAN)
                 rho = reduction_ratio(current, trial, step)
                 if rho > ACCEPT:
                     break
@@ -135,6 +145,8 @@ class TrustRegionSolver:
                 previous.deviance,
                 current.deviance,
                 decrement=float(-current.grad @ newton),
+                decrement_floor=functools.partial(decrement_floor, objective, current),
+                decrement_scale=objective.decrement_scale(current),
             ):
                 reason = StopReason.DEVIANCE_TOL
                 break
