@@ -3,8 +3,8 @@
 The test is parametrized over the registry's matrix types (``engine.registry``), so a backend
 that registers a new matrix type must say here how to build one from arrays, and is then held
 to the same numbers on arrival: the pass (deviance, Pearson χ², score, Fisher information,
-boundary count), the Fisher-information-vector product, R's starting sums and the rank check's
-R factor (up to the signs of its rows).
+boundary count), the Fisher-information-vector product, R's starting sums, the magnitudes of the
+score's terms and the rank check's R factor (up to the signs of its rows).
 """
 
 from __future__ import annotations
@@ -108,6 +108,11 @@ def test_executor_matches_the_dense_executor(kind: str, family: str, intercept: 
         strict=True,
     ):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-10)
+    np.testing.assert_allclose(
+        ex.score_magnitude(other, y, w, o, coef, fam),
+        dense_ex.score_magnitude(reference, y, w, o, coef, fam),
+        rtol=RTOL,
+    )
     (r_b, n_b), (r_a, n_a) = ex.r_factor(other, w), dense_ex.r_factor(reference, w)
     assert n_b == n_a == int((w > 0).sum())
     np.testing.assert_allclose(np.abs(r_b), np.abs(r_a), rtol=1e-9, atol=1e-9)

@@ -500,3 +500,32 @@ def test_mirror_upper_copies_the_upper_triangle_below() -> None:
     out = blocks.mirror_upper(a)
     np.testing.assert_array_equal(out, np.triu(a) + np.triu(a, 1).T)
     assert out.flags.c_contiguous and out is not a
+
+
+def test_rows_whose_weight_underflows_keep_their_score(kernel_path: str) -> None:
+    # Probit at η = ±40: the Fisher weight a b underflows to 0, the score term (-b, about -40,
+    # for y = 0 at η = 40) does not; both kernel paths must add it to the score.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 2))
+    X[:3, 0] = 40.0
+    y = (rng.random(50) < 0.5).astype(float)
+    y[:3] = 0.0
+    fam = Binomial(link=ProbitLink())
+    coef = np.array([0.0, 1.0, 0.0])
+    for observed in (False, True):
+        sums = pass_sums(
+            DenseMatrix(np.asfortranarray(X), intercept=True),
+            y,
+            np.ones(50),
+            None,
+            coef,
+            fam,
+            observed=observed,
+        )
+        eta = coef[0] + X @ coef[1:]
+        lm, l1 = fam.link.log_probs(eta)
+        a, b = fam.link.hazards(eta)
+        s = y * a - (1 - y) * b
+        expected = np.concatenate([[s.sum()], X.T @ s])
+        np.testing.assert_allclose(sums.score, expected, rtol=1e-12)
+        assert np.isfinite(sums.deviance) and sums.n_boundary == 3
