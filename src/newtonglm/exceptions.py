@@ -31,6 +31,7 @@ __all__ = [
     "NewtonGLMError",
     "NonNestedModelsError",
     "PerfectSeparationWarning",
+    "PoissonSeparationWarning",
     "RankDeficientError",
     "RankDeficientWarning",
     "SeparationCheckWarning",
@@ -119,6 +120,10 @@ class ConvergenceWarning(_SklearnConvergenceWarning, RuntimeWarning):
 
 class PerfectSeparationWarning(RuntimeWarning):
     """A binomial fit is (quasi-)completely separated: some MLE coefficients are infinite."""
+
+
+class PoissonSeparationWarning(PerfectSeparationWarning):
+    """The Poisson MLE does not exist: counts of 0 that some columns fit at mean 0."""
 
 
 class RankDeficientWarning(RuntimeWarning):

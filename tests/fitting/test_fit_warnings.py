@@ -39,7 +39,7 @@ def test_no_boundary_warning_on_ordinary_data() -> None:
 
 def test_a_converged_fit_without_a_covariance_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     X, y = _one_extreme_row()
-    monkeypatch.setattr(robust, "inverse", lambda a: np.full(a.shape, np.nan))
+    monkeypatch.setattr(robust, "inverse_and_rcond", lambda a: (np.full(a.shape, np.nan), 1.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BoundaryWarning)
         with pytest.warns(CovarianceWarning, match=r"standard errors of \['intercept', 'x0'\]"):

@@ -76,6 +76,23 @@ class Design:
             kept_rows=self.kept_rows,
         )
 
+    def select_rows(self, keep: BoolArray) -> Design:
+        """The design on the rows where ``keep`` is true (``kept_rows`` follows them)."""
+        kept = keep.copy() if self.kept_rows is None else self.kept_rows.copy()
+        if self.kept_rows is not None:
+            kept[kept] = keep
+        return Design(
+            X=self.X.select_rows(keep),
+            y=self.y[keep],
+            weights=self.weights[keep],
+            offset=None if self.offset is None else self.offset[keep],
+            names=self.names,
+            intercept_index=self.intercept_index,
+            response_name=self.response_name,
+            n_dropped=self.n_dropped,
+            kept_rows=kept,
+        )
+
     def null(self) -> Design:
         """The null model's design: the same rows with the intercept alone, or no column."""
         intercept = self.intercept_index is not None

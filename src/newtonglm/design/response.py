@@ -63,7 +63,7 @@ def check_both_classes(design: Design, classes: np.ndarray) -> None:
     else:
         kept = y[w > 0]
         present = (bool((kept == 0.0).any()), bool((kept == 1.0).any()))
-    for label, found in zip(classes, present, strict=True):
+    for label, found in zip(classes.tolist(), present, strict=True):
         if not found:
             raise InvalidResponseError(
                 f"LogisticRegression needs both classes among rows with positive "

@@ -107,6 +107,7 @@ class BaseGLM(PostFitMixin, BaseEstimator):
         self.convergence_rate_ = fit.convergence_rate
         self.n_passes_ = fit.n_passes
         self.n_dropped_ = fit.design.n_dropped
+        self.n_separated_ = fit.n_separated
         self.start_ = fit.start
         self._history_frame: pd.DataFrame | None = None
         coef, index = fit.inference.coef, fit.design.intercept_index

@@ -51,6 +51,12 @@ class GLM(RegressorMixin, BaseGLM):
         Rows with NaN or inf: raise an error naming the columns, or drop them (``n_dropped_``).
     on_rank_deficient : {"raise", "drop"}, default="raise"
         Aliased columns: raise an error naming them, or drop them as R does (coefficients NaN).
+    separation : {"warn", "drop"}, default="warn"
+        When the Poisson MLE does not exist (counts of 0 that some columns fit at mean 0, e.g.
+        a factor level whose counts are all 0): warn, naming the columns and the rows, and
+        report the fit as not converged; or drop those rows and the coefficients only they
+        identify and fit the rest (pyfixest's and ppmlhdfe's remedy; ``n_separated_`` counts
+        the rows). Poisson only: a separated binomial fit warns (see ``PerfectSeparationWarning``).
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
         Covariance of the coefficients behind ``cov_params_``, standard errors, intervals and
         Wald tests: the inverse information times the dispersion, a sandwich estimator as R's
@@ -124,6 +130,7 @@ class GLM(RegressorMixin, BaseGLM):
         learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
+        separation: str = "warn",
         cov_type: str = "nonrobust",
         scale: str | float | None = None,
         information: str = "expected",
@@ -140,6 +147,7 @@ class GLM(RegressorMixin, BaseGLM):
         self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
+        self.separation = separation
         self.cov_type = cov_type
         self.scale = scale
         self.information = information
@@ -263,6 +271,7 @@ class PoissonRegression(RegressorMixin, BaseGLM):
         learning_rate: float = 0.1,
         missing: str = "raise",
         on_rank_deficient: str = "raise",
+        separation: str = "warn",
         cov_type: str = "nonrobust",
         scale: str | float | None = None,
         information: str = "expected",
@@ -277,6 +286,7 @@ class PoissonRegression(RegressorMixin, BaseGLM):
         self.learning_rate = learning_rate
         self.missing = missing
         self.on_rank_deficient = on_rank_deficient
+        self.separation = separation
         self.cov_type = cov_type
         self.scale = scale
         self.information = information

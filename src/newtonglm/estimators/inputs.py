@@ -29,7 +29,13 @@ from ..design.base import Design
 from ..design.matrix import DenseMatrix, SparseMatrix, as_matrix
 from ..design.response import check_both_classes
 from ..design.validate import as_vector, finalize, nonfinite_rows
-from ..exceptions import InvalidGroupsError, InvalidParameterError, MissingValueError
+from ..exceptions import (
+    EmptyDataError,
+    InvalidGroupsError,
+    InvalidInputError,
+    InvalidParameterError,
+    MissingValueError,
+)
 from ..families import Family
 
 __all__ = ["FitInputs", "check_cov_available", "fit_inputs", "is_dask", "new_design"]
@@ -144,15 +150,22 @@ def _design(
         if hasattr(est, "feature_names_in_"):
             del est.feature_names_in_
     else:
-        X, y = validate_data(
-            est,
-            X,
-            y,
-            dtype=np.float64,
-            accept_sparse=SPARSE_FORMATS,
-            ensure_all_finite=False,
-            y_numeric=not is_classifier(est),
-        )
+        if _n_rows(X) == 0:
+            raise EmptyDataError("cannot fit a model to 0 rows: X has no rows.")
+        try:
+            X, y = validate_data(
+                est,
+                X,
+                y,
+                dtype=np.float64,
+                accept_sparse=SPARSE_FORMATS,
+                ensure_all_finite=False,
+                y_numeric=not is_classifier(est),
+            )
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            raise InvalidInputError(_strings_message(X)) from None
     feature_names = getattr(est, "feature_names_in_", None)
     names = (
         [str(c) for c in feature_names]
@@ -302,6 +315,38 @@ def new_design(
     if offs is not None and offs.shape[0] != M.shape[0]:
         raise MissingValueError(f"offset has {offs.shape[0]} rows but X has {M.shape[0]}.")
     return M, offs
+
+
+def _n_rows(X: Any) -> int:
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return int(shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        return 1
+
+
+def _strings_message(X: Any) -> str:
+    """One line naming the columns that hold text, and the two ways to fit them."""
+    if isinstance(X, pd.DataFrame):
+        text = [
+            c
+            for c in X.columns
+            if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+        ]
+        if text:
+            example = next((v for v in X[text[0]] if isinstance(v, str)), X[text[0]].iloc[0])
+            names = ", ".join(repr(str(c)) for c in text[:5])
+            return (
+                f"column(s) {names} hold text (e.g. {example!r} in {str(text[0])!r}) and cannot "
+                f"enter a design matrix as numbers; fit with a formula, e.g. formula='y ~ "
+                f"... + C({text[0]})', or encode them as numbers first."
+            )
+    return (
+        "X holds text that cannot be read as numbers; fit a DataFrame with a formula "
+        "(categorical columns as C(column)) or encode the text as numbers first."
+    )
 
 
 def _take_rows(value: Any, keep: np.ndarray) -> Any:

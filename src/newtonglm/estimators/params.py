@@ -42,6 +42,16 @@ def check_params(est: Any) -> None:
             raise InvalidParameterError(
                 f"{name}={value!r} is not accepted; use one of {list(allowed)}."
             )
+    separation = getattr(est, "separation", "warn")
+    if separation not in ("warn", "drop"):
+        raise InvalidParameterError(
+            f"separation={separation!r} is not accepted; use one of ['warn', 'drop']."
+        )
+    if separation == "drop" and getattr(est, "family", "poisson") != "poisson":
+        raise InvalidParameterError(
+            "separation='drop' applies to Poisson fits (counts of 0 fitted at mean 0); for a "
+            f"separated {est.family} fit use separation='warn' and remove or merge the columns."
+        )
     if not (isinstance(est.sparse, bool) or est.sparse == "auto"):
         raise InvalidParameterError(
             f"sparse={est.sparse!r} is not accepted; use 'auto', True or False."
@@ -74,6 +84,7 @@ def fit_options(est: Any, cov: CovOptions) -> FitOptions:
         tol=float(est.tol),
         max_iter=est.max_iter,
         on_rank_deficient=est.on_rank_deficient,
+        separation=getattr(est, "separation", "warn"),
         cov=cov,
         callback=_progress(est.verbose),
     )

@@ -10,6 +10,7 @@ DataFrame: the estimator builds the design and copies its attributes from the re
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,16 +24,18 @@ from ..exceptions import (
     ConvergenceWarning,
     CovarianceWarning,
     PerfectSeparationWarning,
+    PoissonSeparationWarning,
+    RankDeficientWarning,
     warn,
 )
-from ..families import Binomial, Family
+from ..families import Binomial, Family, Poisson
 from ..inference import CovOptions, Inference, compute, null_deviance
-from ..solvers import StopReason, StopRule, get_solver
+from ..solvers import SolverResult, StopReason, StopRule, get_solver
 from ..solvers.base import IterationCallback
 from ..solvers.history import convergence_order, convergence_rate
 from . import separation
 from .result import GLMFit
-from .start import prepare
+from .start import Start, prepare
 
 __all__ = ["FitOptions", "fit_glm", "refit_inference"]
 
@@ -55,6 +58,40 @@ class FitOptions:
     cov: CovOptions = field(default_factory=CovOptions)
     #: Called with every iteration's record (``verbose=``).
     callback: IterationCallback | None = None
+    #: When the Poisson MLE does not exist: "warn", or "drop" the rows whose means run off to 0
+    #: and the coefficients only they identify, and fit the rest.
+    separation: str = "warn"
+
+
+#: separation="drop" removes separated rows and looks again at most this many times.
+MAX_DROPS = 5
+
+
+def _solve(family: Family, design: Design, opts: FitOptions) -> tuple[Start, SolverResult]:
+    """Start, solve, and the evaluation at the solution that inference starts from."""
+    begun = prepare(family, design, solver=opts.solver, on_rank_deficient=opts.on_rank_deficient)
+    solver = get_solver(opts.solver, learning_rate=float(opts.learning_rate))
+    max_iter = solver.default_max_iter if opts.max_iter is None else int(opts.max_iter)
+    stop = StopRule(tol=float(opts.tol), max_iter=max_iter)
+    objective = begun.objective
+    result = solver.solve(objective, begun.coef, stop, opts.callback)
+    final = result.final
+    if not final.hess_exact or (final.information != "expected" and objective.observed_differs):
+        # Inference starts from Fisher's information at the solution: a subsample start's
+        # estimate (no step taken) or the observed information Newton stepped with is not it.
+        result = dataclasses.replace(result, final=objective.evaluate(result.coef))
+    return begun, result
+
+
+def _without_rows(design: Design, opts: FitOptions, rows: np.ndarray) -> tuple[Design, FitOptions]:
+    """The design and options without ``rows`` (cluster codes recoded for the rows left)."""
+    keep = np.ones(design.X.shape[0], dtype=bool)
+    keep[rows] = False
+    groups = opts.cov.groups
+    if groups is not None:
+        groups = np.unique(groups[keep], return_inverse=True)[1].astype(np.intp)
+    cov = dataclasses.replace(opts.cov, groups=groups)
+    return design.select_rows(keep), dataclasses.replace(opts, on_rank_deficient="drop", cov=cov)
 
 
 def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -> GLMFit:
@@ -67,7 +104,8 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
     design : Design
         The validated design (response checked against the family by the caller).
     options : FitOptions, optional
-        Solver, tolerance, rank policy and covariance; the defaults are the estimators'.
+        Solver, tolerance, rank policy, separation policy and covariance; the defaults are the
+        estimators'.
 
     Returns
     -------
@@ -76,29 +114,42 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
         also kept in ``notes``.
     """
     opts = FitOptions() if options is None else options
-    begun = prepare(family, design, solver=opts.solver, on_rank_deficient=opts.on_rank_deficient)
-    solver = get_solver(opts.solver, learning_rate=float(opts.learning_rate))
-    max_iter = solver.default_max_iter if opts.max_iter is None else int(opts.max_iter)
-    stop = StopRule(tol=float(opts.tol), max_iter=max_iter)
-    objective = begun.objective
-    result = solver.solve(objective, begun.coef, stop, opts.callback)
-    final = result.final
-    if not final.hess_exact or (final.information != "expected" and objective.observed_differs):
-        # Inference starts from Fisher's information at the solution: a subsample start's
-        # estimate (no step taken) or the observed information Newton stepped with is not it.
-        result = dataclasses.replace(result, final=objective.evaluate(result.coef))
+    n_separated, passes = 0, 0
+    notes: list[str] = []
+    for _ in range(MAX_DROPS):
+        begun, result = _solve(family, design, opts)
+        found, notes = separation.check(family, begun.design, result.final, result.converged)
+        if not (found is not None and opts.separation == "drop" and isinstance(family, Poisson)):
+            break
+        # pyfixest's remedy: the rows whose means run off to 0, and the coefficients only they
+        # identify (aliased once they are gone), leave the fit.
+        passes += begun.passes + begun.objective.n_passes
+        where = separation.input_rows(design, found.rows)
+        n_separated += found.rows.size
+        design, opts = _without_rows(design, opts, found.rows)
+        shown = ", ".join(str(int(r)) for r in where[:5]) + (", ..." if where.size > 5 else "")
+        dropped_note = (
+            f"separation='drop' dropped {found.rows.size} rows with count 0 that columns "
+            f"{list(found.columns)} fit at mean 0 (rows {shown}); coefficients only they "
+            "identified are NaN."
+        )
+        warn(dropped_note, PoissonSeparationWarning)
+        with warnings.catch_warnings():  # the drop of those columns is the note above
+            warnings.simplefilter("ignore", RankDeficientWarning)
+            begun, result = _solve(family, design, opts)
+        found, notes = separation.check(family, begun.design, result.final, result.converged)
+        notes.insert(0, dropped_note)
+        if found is None:
+            break
     converged = result.converged
-    separated, notes = separation.check(family, begun.design, result.final, converged)
-    if separated:
+    if found is not None:
         # The root cause of any convergence trouble: say that, not "increase max_iter".
         converged = False
-        msg = (
-            f"the data are (quasi-)completely separated by column(s) {list(separated)}: "
-            "the maximum-likelihood estimate does not exist and the reported coefficients "
-            "and standard errors are meaningless. Remove or merge those columns, or use "
-            "penalised (Firth) regression."
+        msg = separation.message(family, found, begun.design)
+        warn(
+            msg,
+            PoissonSeparationWarning if isinstance(family, Poisson) else PerfectSeparationWarning,
         )
-        warn(msg, PerfectSeparationWarning)
         notes.append(msg)
     elif not converged:
         warn(
@@ -132,12 +183,13 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
         reason=result.reason,
         n_iter=result.n_iter,
         history=result.history,
-        n_passes=begun.passes + objective.n_passes,
+        n_passes=passes + begun.passes + begun.objective.n_passes,
         start=begun.kind,
-        separation=separated,
+        separation=None if found is None else found.columns,
         notes=tuple(notes),
         convergence_order=convergence_order(grad_norms),
         convergence_rate=convergence_rate(grad_norms),
+        n_separated=n_separated,
     )
 
 

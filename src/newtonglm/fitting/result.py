@@ -60,6 +60,8 @@ class GLMFit:
     #: Empirical convergence order and linear rate of the score's max-norm.
     convergence_order: float
     convergence_rate: float
+    #: Rows removed by ``separation="drop"`` (Poisson counts fitted at mean 0).
+    n_separated: int = 0
 
     @property
     def coef(self) -> FloatArray:

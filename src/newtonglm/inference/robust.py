@@ -36,12 +36,13 @@ from typing import get_args
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import linalg
 
 from .._typing import CovType, FloatArray, Information
 from ..design.base import Design
 from ..design.matrix import DenseMatrix, SparseMatrix
-from ..engine.blocks import block_slices
-from ..engine.linalg import inverse
+from ..engine.blocks import block_slices, tsqr
+from ..engine.linalg import inverse_and_rcond
 from ..engine.registry import executor_for
 from ..exceptions import InvalidGroupsError
 from ..families import Family
@@ -111,6 +112,34 @@ def observed_information(
     return weighted_gram(design.X, weights)
 
 
+#: Below this reciprocal condition number of the (equilibrated) information, its Cholesky
+#: inverse may lose more than ~1e-9 of the standard errors' precision (eps / rcond); the
+#: inverse then comes from a QR of √W·X, which keeps X's own conditioning (R's approach).
+RCOND_QR = 1e-6
+#: Largest n·d² for which that QR is done (streamed, a dense block at a time).
+QR_MAX_FLOPS = 2e10
+
+
+def _qr_ready(design: Design) -> bool:
+    n, d = design.X.shape
+    return bool(design.X.in_memory and n * d * d <= QR_MAX_FLOPS)
+
+
+def _qr_inverse(design: Design, work_weights: FloatArray) -> FloatArray:
+    """(Xᵀ W X)⁻¹ = R⁻¹ R⁻ᵀ from R of a streamed QR of √W·X (rows of positive weight)."""
+    X = design.X
+    n, d = X.shape
+    sw = np.sqrt(np.maximum(work_weights, 0.0))
+    blocks = (X.rows(rows) * sw[rows][:, None] for rows in block_slices(n, d))
+    r = tsqr(blocks, d)
+    try:
+        r_inv = linalg.solve_triangular(r, np.eye(d), lower=False, check_finite=True)
+    except (linalg.LinAlgError, ValueError):
+        return np.full((d, d), np.nan)
+    cov = r_inv @ r_inv.T
+    return np.asarray(0.5 * (cov + cov.T))
+
+
 def _group_sums(
     X: FloatArray | DenseMatrix | SparseMatrix, score: FloatArray, codes: np.ndarray, n_groups: int
 ) -> FloatArray:
@@ -166,10 +195,15 @@ def covariance(
     """
     canonical_or_expected = information == "expected" or family.is_canonical
     if cov_type == "nonrobust" and canonical_or_expected:
-        return RobustCov(cov=inverse(fisher) * scale)  # no pass over X needed
+        bread, rcond = inverse_and_rcond(fisher)  # no pass over X needed, unless ill-conditioned
+        if rcond < RCOND_QR and _qr_ready(design):
+            bread = _qr_inverse(design, row_fit(family, design, coef).work_weights)
+        return RobustCov(cov=bread * scale)
     rows = row_fit(family, design, coef)
     info = fisher if canonical_or_expected else observed_information(family, design, rows, fisher)
-    bread = inverse(info)
+    bread, rcond = inverse_and_rcond(info)
+    if rcond < RCOND_QR and canonical_or_expected and _qr_ready(design):
+        bread = _qr_inverse(design, rows.work_weights)
     if cov_type == "nonrobust":
         return RobustCov(cov=bread * scale)
     X = design.X
