@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard src/newtonglm/_gram*.c src/newtonglm/_gram*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/run.py
+
+fuzz: $(STAMP)
+	$(PY) benchmarks/fuzz.py --cases 10000
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info src/newtonglm/*.so .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -267,3 +268,64 @@ def test_wheel_ships_datasets(tmp_path):
     for name in datasets.available():
         assert f"newtonglm/data/{name}.csv" in names
     assert "newtonglm/data/README.md" in names
+
+
+# -- malformed CSV files: a non-zero exit and one line in our words, never a traceback --------
+
+MALFORMED = {
+    "wrong delimiter": (b"y;x\n1;2\n0;3\n", r"is it separated by ';'\? Pass --sep ';'"),
+    "not UTF-8": (b"y,x\n1,2\n0,\xff3\n", r"is not utf-8 text: byte 0xff at offset 10"),
+    "empty file": (b"", r"is empty: it needs a header row"),
+    "only a header": (b"y,x\n", r"has a header row but no data rows"),
+    "ragged rows": (b"y,x\n1,2,5\n0\n1,3\n", r"line 2 has 3 fields but the header has 2"),
+    "text in a numeric column": (
+        b"y,x\n1,2\n0,abc\n1,3\n0,1\n",
+        r"column 'x' is numeric but line 3 holds 'abc' \(1 such cells\)",
+    ),
+    "a formula column missing": (b"y,z\n1,2\n0,3\n", r"names column\(s\) \['x'\] that are not"),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_cli_malformed_csv_is_one_line_and_exit_2(name, tmp_path):
+    content, message = MALFORMED[name]
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "newtonglm", "fit", str(path), "--formula", "y ~ x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newtonglm: error: ")
+    assert "Traceback" not in proc.stderr
+    assert re.search(message, lines[0]), lines[0]
+
+
+def test_cli_missing_drop_reads_stray_text_as_missing_and_counts_it(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    rows = ["y,x"] + [f"{i % 2},{(i * 7) % 5 - 2 + 0.5 * (i % 3)}" for i in range(40)]
+    rows[5] = "0,abc"
+    path.write_text("\n".join(rows) + "\n")
+    code = main(["fit", str(path), "--formula", "y ~ x", "--missing", "drop", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "1 cells of numeric columns held text and were read as missing" in captured.err
+    result = json.loads(captured.out)
+    assert result["n_dropped"] == 1 and result["n_obs"] == 39
+    assert "x" in result["coefficients"] and "x[T.abc]" not in result["coefficients"]
+
+
+def test_cli_reads_standard_input_and_another_delimiter(tmp_path):
+    rows = ["y;x"] + [f"{i % 2};{(i * 7) % 5 - 2 + 0.5 * (i % 3)}" for i in range(40)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "newtonglm", "fit", "-", "--sep", ";", "--formula", "y ~ x"],
+        input="\n".join(rows) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "binomial/logit" in proc.stdout

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from .cli_input import read_table
 from .estimators import GLM
 from .exceptions import NewtonGLMError
 from .inference.options import SCALE_METHODS
@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="fit a GLM to a CSV file and print its summary")
-    fit.add_argument("data", help="CSV file with a header row")
+    fit.add_argument("data", help="CSV file with a header row ('-' reads standard input)")
+    fit.add_argument("--sep", default=",", help="field delimiter (default ',')")
+    fit.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
     fit.add_argument("--formula", required=True, help='e.g. "y ~ x + C(g)"')
     fit.add_argument("--family", default="binomial", choices=["binomial", "poisson", "gaussian"])
     fit.add_argument("--link", default=None, help="link function (default: canonical)")
@@ -109,10 +111,13 @@ def result_dict(model: GLM) -> dict[str, Any]:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    try:
-        data = pd.read_csv(args.data)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise NewtonGLMError(f"cannot read {args.data!r}: {exc}") from None
+    table = read_table(args.data, sep=args.sep, encoding=args.encoding, missing=args.missing)
+    data = table.frame
+    if table.n_stray:
+        sys.stderr.write(
+            f"newtonglm: warning: --missing drop: {table.n_stray} cells of numeric columns held "
+            "text and were read as missing.\n"
+        )
     if args.offset is not None and args.exposure is not None:
         raise NewtonGLMError("give --offset or --exposure, not both.")
     offset: Any = args.offset

@@ -12,7 +12,8 @@ the rows with y = 0, strictly for at least one: those rows' means can go to 0 at
 factor level whose counts are all 0 is the common case). After removing the rows it finds, the
 rest may still be separated along another direction, so the check repeats until none is left.
 
-Both are one LP: the direction of least L1 norm with Σ s_i x_iᵀb = 1 under ``s_i x_iᵀb ≥ 0``
+Both are one LP: the direction of least L1 norm with Σ s_i x_iᵀb = m (the number of sign
+rows) under ``s_i x_iᵀb ≥ 0``
 (the sign rows) and ``x_iᵀb = 0`` (the interior rows). It exists exactly when the data are
 separated; its sparse non-zero entries name the columns involved and its strictly positive
 margins the rows whose fitted means run off to the edge. Rows of zero weight are ignored.
@@ -61,7 +62,10 @@ def separating_direction(signed: FloatArray, interior: FloatArray) -> FloatArray
         a_eq_rows.insert(0, both([interior, -interior]))
     a_eq = np.vstack(a_eq_rows)
     b_eq = np.zeros(a_eq.shape[0])
-    b_eq[-1] = 1.0
+    # Σ margins = (number of rows), not 1: margins of order 1 stay well above HiGHS's absolute
+    # feasibility tolerance (1e-7), which a normalisation to 1 over n rows (margins ~ 1/n)
+    # would blur with the sign of a genuine zero margin.
+    b_eq[-1] = float(signed.shape[0])
     res = optimize.linprog(
         np.ones(2 * d),
         A_ub=a_ub,

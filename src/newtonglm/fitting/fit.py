@@ -118,7 +118,9 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
     notes: list[str] = []
     for _ in range(MAX_DROPS):
         begun, result = _solve(family, design, opts)
-        found, notes = separation.check(family, begun.design, result.final, result.converged)
+        found, notes = separation.check(
+            family, begun.design, result.final, result.converged, begun.start_info
+        )
         if not (found is not None and opts.separation == "drop" and isinstance(family, Poisson)):
             break
         # pyfixest's remedy: the rows whose means run off to 0, and the coefficients only they
@@ -137,7 +139,9 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
         with warnings.catch_warnings():  # the drop of those columns is the note above
             warnings.simplefilter("ignore", RankDeficientWarning)
             begun, result = _solve(family, design, opts)
-        found, notes = separation.check(family, begun.design, result.final, result.converged)
+        found, notes = separation.check(
+            family, begun.design, result.final, result.converged, begun.start_info
+        )
         notes.insert(0, dropped_note)
         if found is None:
             break

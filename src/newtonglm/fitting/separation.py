@@ -9,7 +9,9 @@ was skipped. :func:`message` words the finding: the columns, how many rows, wher
 from __future__ import annotations
 
 import numpy as np
+from scipy import linalg
 
+from .._typing import FloatArray
 from ..design.base import Design
 from ..design.matrix import SparseMatrix
 from ..engine.objective import Evaluation
@@ -23,14 +25,43 @@ __all__ = ["SEPARATION_MAX_CELLS", "check", "input_rows", "message"]
 SEPARATION_MAX_CELLS = 20_000_000
 
 
+#: Information that fell below this fraction of its value at the start, in some direction, has
+#: lost nearly all its rows' weight: the fingerprint of coefficients running off to infinity.
+COLLAPSE = 1e-8
+
+
+def collapsed(final: Evaluation, start_info: FloatArray | None) -> bool:
+    """Whether the curvature collapsed in some direction between the start and the solution.
+
+    The smallest generalised eigenvalue of (final information, start information): the least
+    ratio of the two quadratic forms over all directions, from a Cholesky of the start's.
+    """
+    if start_info is None or final.hess is None or start_info.shape != final.hess.shape:
+        return False
+    if start_info.size == 0 or not np.isfinite(final.hess).all():
+        return not np.isfinite(final.hess).all()
+    try:
+        chol = linalg.cholesky(start_info, lower=True)
+        half = linalg.solve_triangular(chol, final.hess, lower=True)
+        scaled = linalg.solve_triangular(chol, half.T, lower=True)
+    except (linalg.LinAlgError, ValueError):
+        return False
+    return bool(np.linalg.eigvalsh(0.5 * (scaled + scaled.T))[0] < COLLAPSE)
+
+
 def check(
-    family: Family, design: Design, final: Evaluation, converged: bool
+    family: Family,
+    design: Design,
+    final: Evaluation,
+    converged: bool,
+    start_info: FloatArray | None = None,
 ) -> tuple[Separation | None, list[str]]:
     """The separating direction (None if there is none) and the notes to report.
 
     Runs for a binomial or Poisson fit whose fitted means reached the edge of their range
-    (``final.n_boundary``) or that did not converge; ``design`` is the design the solver fitted
-    (the kept columns).
+    (``final.n_boundary``), that did not converge, or whose information collapsed in some
+    direction since the start (``start_info``: coefficients running off before any mean reached
+    the edge, as a rare level's do); ``design`` is the design the solver fitted (kept columns).
     """
     if not isinstance(family, (Binomial, Poisson)):
         return None, []
@@ -46,7 +77,7 @@ def check(
         )
         warn(msg, PerfectSeparationWarning)
         return None, [msg]
-    if final.n_boundary == 0 and converged:
+    if final.n_boundary == 0 and converged and not collapsed(final, start_info):
         return None, []
     X = design.X
     n, d = X.shape

@@ -212,6 +212,9 @@ class Start:
     kind: str
     #: Passes over X made by objectives left behind and by the rank check's QR.
     passes: int
+    #: The information at the start (kept columns): the curvature before the fit, for the
+    #: separation policy to see it collapse in some direction.
+    start_info: FloatArray
 
 
 def _usable(start: Evaluation | None) -> bool:
@@ -252,6 +255,7 @@ def prepare(family: Family, design: Design, *, solver: str, on_rank_deficient: s
     if start is not None:
         assert start.hess is not None
         kept, rank_passes = kept_columns(design, start.hess, on_rank_deficient)
+        info = start.hess
     else:
         kind = "mustart"
         gram, rhs = objective.initial_wls()
@@ -260,8 +264,10 @@ def prepare(family: Family, design: Design, *, solver: str, on_rank_deficient: s
             # would have proved X finite as well: its pass is over all of X).
             require_finite_x(design)
         kept, rank_passes = kept_columns(design, gram, on_rank_deficient)
+        info = gram
     passes = rank_passes
     fit_design = design
+    start_info = np.asarray(info[np.ix_(kept, kept)], dtype=np.float64)
     if len(kept) < d:
         passes += objective.n_passes
         fit_design = design.take_columns(kept)
@@ -271,12 +277,14 @@ def prepare(family: Family, design: Design, *, solver: str, on_rank_deficient: s
             start = intercept_start(family, fit_design, objective)
             if not _usable(start):
                 coef0 = objective.initial_coef()
-                return Start(objective, fit_design, tuple(kept), coef0, "mustart", passes)
+                return Start(
+                    objective, fit_design, tuple(kept), coef0, "mustart", passes, start_info
+                )
     if start is not None:
         objective.prime(start)
-        return Start(objective, fit_design, tuple(kept), start.coef, kind, passes)
+        return Start(objective, fit_design, tuple(kept), start.coef, kind, passes, start_info)
     # R's first iteration; for a subset of columns its normal equations are sub-blocks.
     if len(kept) < d:
         gram, rhs = gram[np.ix_(kept, kept)], rhs[kept]
     coef0 = linalg.solve_normal_equations(gram, rhs)
-    return Start(objective, fit_design, tuple(kept), coef0, kind, passes)
+    return Start(objective, fit_design, tuple(kept), coef0, kind, passes, start_info)
