@@ -22,7 +22,7 @@ from dask.delayed import delayed
 from .. import parallel
 from .._typing import FloatArray
 from ..design.base import Design
-from ..design.validate import nonfinite_rows
+from ..design.validate import MAX_WEIGHT, nonfinite_rows
 from ..exceptions import (
     EmptyDataError,
     InvalidParameterError,
@@ -59,6 +59,7 @@ def _block_stats(
         return out
     positive = wb > 0
     out["w_negative"] = int((wb < 0).sum())
+    out["w_huge"] = int((wb > MAX_WEIGHT).sum())
     out["n_obs"] = int(positive.sum())
     out["sum_w"] = float(wb.sum())
     out["sum_wy"] = float(wb @ yb)
@@ -140,6 +141,12 @@ def validate(
             + ", ".join(parts[:10])
             + ". Clean them first (e.g. dask_dataframe.dropna()); missing='drop' is not "
             "supported with Dask inputs."
+        )
+    if int(total["w_huge"]):
+        raise InvalidWeightsError(
+            f"sample_weight exceeds {MAX_WEIGHT:.0e} in {int(total['w_huge'])} rows: the sums of "
+            "the fit would overflow double precision; divide the weights by a constant (the "
+            "coefficients do not change, the standard errors scale by its square root)."
         )
     negative = int(total["w_negative"])
     if negative:

@@ -34,6 +34,8 @@ except ImportError:  # pragma: no cover - depends on the build
 
 #: Entries of X from which its row sums run with single-threaded BLAS (see nonfinite_rows).
 _SERIAL_BLAS_SIZE = 2**20
+#: Largest prior weight accepted: Σ w x² and the deviance stay far inside double range.
+MAX_WEIGHT = 1e150
 #: Rows per piece of the compiled row scan (pieces are split over the kernel's threads).
 _SCAN_ROWS = 65536
 
@@ -273,6 +275,13 @@ def finalize(
             raise InvalidWeightsError(
                 f"sample_weight must be >= 0; {int(negative.sum())} of {weights.size} weights "
                 f"are negative (first at row {int(np.flatnonzero(negative)[0])})."
+            )
+        if float(weights.max()) > MAX_WEIGHT:
+            row = int(np.argmax(weights))
+            raise InvalidWeightsError(
+                f"sample_weight reaches {float(weights[row]):.0e} (row {row}): the sums of the "
+                "fit would overflow double precision; divide the weights by a constant (the "
+                "coefficients do not change, the standard errors scale by its square root)."
             )
         if not (weights > 0).any():
             raise InvalidWeightsError(
