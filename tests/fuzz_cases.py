@@ -211,8 +211,12 @@ def qr_std_err(case: Case, coef: np.ndarray) -> tuple[np.ndarray, float]:
     return np.sqrt(np.sum(r_inv**2, axis=1) * disp), kappa
 
 
-def reference(case: Case, fit_intercept: bool = True) -> Reference:
-    """The independent MLE of ``case`` (see the module docstring)."""
+def reference(case: Case, fit_intercept: bool = True, start: np.ndarray | None = None) -> Reference:
+    """The independent MLE of ``case`` (see the module docstring).
+
+    ``start`` (an estimate to check, on the original columns) is a second starting point of the
+    optimizer: the reference keeps whichever optimum is better, verified by its own polish.
+    """
     X = np.column_stack([np.ones(len(case.y)), case.X]) if fit_intercept else case.X
     w = np.ones(len(case.y)) if case.weights is None else case.weights
     use = w > 0
@@ -234,11 +238,15 @@ def reference(case: Case, fit_intercept: bool = True) -> Reference:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            res = optimize.minimize(f, np.zeros(X.shape[1]), jac=g, hess=h, method="trust-exact")
-            b = res.x
-        except (ValueError, np.linalg.LinAlgError):
-            b = np.zeros(X.shape[1])
+        starts = [np.zeros(X.shape[1])] + ([start * scale] if start is not None else [])
+        b, fb = np.zeros(X.shape[1]), np.inf
+        for b0 in starts:  # trust-exact from zero, and from the estimate under test
+            try:
+                res = optimize.minimize(f, b0, jac=g, hess=h, method="trust-exact")
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if np.isfinite(res.fun) and res.fun < fb:
+                b, fb = res.x, float(res.fun)
         fb = f(b)
         for _ in range(300):  # Fisher scoring as least squares on √W X (QR / SVD)
             eta = Xs @ b + off
@@ -266,6 +274,8 @@ def reference(case: Case, fit_intercept: bool = True) -> Reference:
     R = linalg.qr(np.sqrt(w * W)[:, None] * Xs, mode="r")[0][: Xs.shape[1]]
     if np.min(np.abs(np.diag(R))) <= 1e-12 * np.max(np.abs(np.diag(R))):
         return Reference(False, b / scale, np.full(b.size, np.nan), 2 * fb, "rank deficient")
+    if case.family == "gaussian" and len(y) <= X.shape[1]:
+        return Reference(False, b / scale, np.full(b.size, np.nan), 2 * fb, "no residual df")
     r_inv = linalg.solve_triangular(R, np.eye(R.shape[0]))
     disp = 1.0
     if case.family == "gaussian":
@@ -378,7 +388,8 @@ def classify(case: Case) -> Outcome:
         if not issubclass(m.category, BoundaryWarning)  # informative: the MLE is reported
     ]
     flagged = bool(flags) or not est.converged_
-    ref = reference(case)
+    coef0 = est.inference_.coef
+    ref = reference(case, start=coef0 if np.isfinite(coef0).all() else None)
     if not ref.exists:
         if flagged:
             return Outcome(case, "both flag", ref.reason)

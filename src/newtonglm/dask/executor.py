@@ -27,10 +27,11 @@ from dask.delayed import Delayed, delayed
 from .. import parallel
 from .._typing import FloatArray
 from ..design.matrix import DenseMatrix
-from ..engine.accumulate import Accumulator, PassSums, magnitude_block
+from ..engine.accumulate import Accumulator, PassSums
 from ..engine.blocks import block_rows, block_slices, tsqr
 from ..engine.dense import DenseExecutor
 from ..engine.registry import register
+from ..engine.rows import magnitude_block, weighted_block
 from ..exceptions import InvalidInputError
 from ..families import Family
 from .matrix import Chunk, DaskMatrix
@@ -148,6 +149,22 @@ def _chunk_magnitude(
     return out
 
 
+def _chunk_information_r(
+    chunk: Chunk,
+    columns: tuple[int, ...] | None,
+    intercept: bool,
+    family: Family,
+    coef: FloatArray,
+    d: int,
+    observed: bool,
+) -> tuple[FloatArray, int]:
+    rs = [
+        weighted_block(xb, yb, wb, ob, coef, intercept, family, observed=observed)
+        for xb, yb, wb, ob in chunk.blocks(columns)
+    ]
+    return tsqr(rs, d), 0
+
+
 def _chunk_r(
     chunk: Chunk, columns: tuple[int, ...] | None, intercept: bool, d: int
 ) -> tuple[FloatArray, int]:
@@ -252,6 +269,28 @@ class DaskExecutor:
             for part in X.parts
         ]
         return np.asarray(_compute(tasks, _add))
+
+    def information_r_factor(
+        self,
+        X: DaskMatrix,
+        y: Any,
+        weights: Any,
+        offset: Any,
+        coef: FloatArray,
+        family: Family,
+        *,
+        observed: bool = False,
+    ) -> FloatArray:
+        """R of a QR of √W·X at ``coef``: each chunk's R, stacked and factored again."""
+        coef = np.asarray(coef, dtype=np.float64)
+        tasks = [
+            delayed(_chunk_information_r, pure=True)(
+                part, X.columns, X.intercept, family, coef, X.shape[1], observed
+            )
+            for part in X.parts
+        ]
+        r, _ = _compute(tasks, _stack_r)
+        return np.asarray(r)
 
     def r_factor(self, X: DaskMatrix, weights: Any) -> tuple[FloatArray, int]:
         """R of a QR of the rows with positive weight (TSQR over chunks), and their number."""

@@ -76,33 +76,6 @@ def block_eta(
     return eta
 
 
-def row_scores(family: Family, yb: FloatArray, wb: FloatArray, eta: FloatArray) -> FloatArray:
-    """Each row's score factor s_i = w_i dℓ_i/dη; the score is Σ s_i x_i (log space where used)."""
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        if family.log_space:
-            link = family.link
-            assert isinstance(link, ProbabilityLink)
-            return np.asarray(wb * binomial_rows(link, yb, eta).score)
-        mu = family.clip_mu(family.link.inverse(eta))
-        s = wb * (yb - mu) * family.link.inverse_derivative(eta) / family.variance(mu)
-    return np.asarray(np.where(wb > 0, s, 0.0))
-
-
-def magnitude_block(
-    xb: FloatArray,
-    yb: FloatArray,
-    wb: FloatArray,
-    ob: FloatArray | None,
-    coef: FloatArray,
-    intercept: bool,
-    family: Family,
-) -> FloatArray:
-    """Σ_i |x_ij s_i| of one dense block, intercept first: the size of the score's terms."""
-    s = np.abs(row_scores(family, yb, wb, block_eta(xb, coef, intercept, ob)))
-    body = np.abs(xb).T @ s if xb.shape[1] else np.zeros(0)
-    return np.concatenate([[s.sum()], body]) if intercept else np.asarray(body)
-
-
 class Accumulator:
     """The sums of one pass, accumulated block by block; two accumulators add up by ``merge``.
 

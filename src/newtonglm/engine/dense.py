@@ -20,9 +20,10 @@ from .._typing import FloatArray
 from ..design.matrix import DenseMatrix, as_matrix
 from ..families import Family
 from . import blocks
-from .accumulate import Accumulator, PassSums, fused_code, magnitude_block
+from .accumulate import Accumulator, PassSums, fused_code
 from .blocks import exact_sum, f64, mirror_upper, tsqr
 from .gram import Gram, compiled, fused_readable
+from .rows import magnitude_block, weighted_block
 
 __all__ = ["DenseExecutor"]
 
@@ -216,6 +217,38 @@ class DenseExecutor:
                 M.data[rows], y[rows], weights[rows], off, coef, M.intercept, family
             )
         return out
+
+    def information_r_factor(
+        self,
+        X: DenseMatrix,
+        y: FloatArray,
+        weights: FloatArray,
+        offset: FloatArray | None,
+        coef: FloatArray,
+        family: Family,
+        *,
+        observed: bool = False,
+    ) -> FloatArray:
+        """R of a streamed QR of √W·X at ``coef``; RᵀR is the information, but well kept.
+
+        R has the conditioning of √W·X, where the Gram Xᵀ W X would square it.
+        """
+        M = _dense(X)
+        n, d = M.shape
+        parts = (
+            weighted_block(
+                M.data[rows],
+                y[rows],
+                weights[rows],
+                None if offset is None else offset[rows],
+                coef,
+                M.intercept,
+                family,
+                observed=observed,
+            )
+            for rows in blocks.block_slices(n, d)
+        )
+        return tsqr(parts, d)
 
     def r_factor(self, X: DenseMatrix, weights: FloatArray) -> tuple[FloatArray, int]:
         """R of a QR of the rows with positive weight, streamed over row blocks (TSQR).

@@ -106,6 +106,19 @@ class GLMObjective:
             d.X, d.y, d.weights, d.offset, np.asarray(coef, dtype=np.float64), self.family
         )
 
+    def information_r(self, ev: Evaluation) -> FloatArray:
+        """R with RᵀR = the information of ``ev`` (its kind), from a QR of √W·X (one pass).
+
+        For steps and certificates on ill-conditioned designs, where the Cholesky factor of
+        Xᵀ W X has lost the digits that R keeps.
+        """
+        d = self.design
+        self.n_passes += 1
+        observed = ev.information == "observed" and self.observed_differs
+        return executor_for(d.X).information_r_factor(
+            d.X, d.y, d.weights, d.offset, ev.coef, self.family, observed=observed
+        )
+
     def decrement_scale(self, ev: Evaluation) -> float:
         """The dispersion the Newton decrement at ``ev`` is measured in (1 for a fixed scale).
 

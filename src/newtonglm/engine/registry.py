@@ -91,6 +91,20 @@ class Executor(Protocol):
         """Σ_i |x_ij s_i| per coefficient: the size of the terms the score sums (its rounding)."""
         ...
 
+    def information_r_factor(
+        self,
+        X: Any,
+        y: FloatArray,
+        weights: FloatArray,
+        offset: FloatArray | None,
+        coef: FloatArray,
+        family: Family,
+        *,
+        observed: bool = False,
+    ) -> FloatArray:
+        """R of a QR of √W·X at ``coef`` (RᵀR = the information, with X's conditioning)."""
+        ...
+
     def r_factor(self, X: Any, weights: FloatArray) -> tuple[FloatArray, int]:
         """R of a QR of the rows with positive weight (the rank check), and their number."""
         ...

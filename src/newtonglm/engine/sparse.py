@@ -31,10 +31,11 @@ import scipy.sparse as sp
 from .._typing import FloatArray
 from ..design.matrix import SparseMatrix
 from ..families import Family
-from .accumulate import Accumulator, PassSums, row_scores
+from .accumulate import Accumulator, PassSums
 from .blocks import BLOCK_BYTES, block_slices, scratch, tsqr
 from .gram import Gram
 from .linalg import RANK_TOL, gram_r_factor
+from .rows import row_scores, row_weights
 from .sparse_split import SparseSplit, split_of
 
 __all__ = ["QR_MAX_FLOPS", "SparseAccumulator", "SparseExecutor"]
@@ -321,6 +322,25 @@ class SparseExecutor:
         s = np.abs(row_scores(family, y, weights, eta))
         body = np.asarray(abs(X.data).T @ s)
         return np.concatenate([[s.sum()], body]) if X.intercept else body
+
+    def information_r_factor(
+        self,
+        X: SparseMatrix,
+        y: FloatArray,
+        weights: FloatArray,
+        offset: FloatArray | None,
+        coef: FloatArray,
+        family: Family,
+        *,
+        observed: bool = False,
+    ) -> FloatArray:
+        """R of a QR of √W·X at ``coef``, over materialised row blocks."""
+        n, d = X.shape
+        eta = X.matvec(coef)
+        if offset is not None:
+            eta = eta + offset
+        sw = np.sqrt(np.maximum(row_weights(family, y, weights, eta, observed=observed), 0.0))
+        return tsqr((X.rows(rows) * sw[rows, None] for rows in block_slices(n, d)), d)
 
     def r_factor(self, X: SparseMatrix, weights: FloatArray) -> tuple[FloatArray, int]:
         """Upper-triangular R for the rank check of the rows with positive weight.

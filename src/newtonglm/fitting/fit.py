@@ -223,6 +223,14 @@ def _boundary_warning(design: Design, final: Evaluation) -> str:
 def _covariance_warning(inference: Inference, kept: Sequence[int], names: Sequence[str]) -> str:
     """Warn that the covariance could not be computed at a converged fit, naming the terms."""
     bad = [names[j] for j in kept if not np.isfinite(inference.std_err[j])]
+    if not np.isfinite(inference.scale):
+        msg = (
+            f"the dispersion cannot be estimated from {inference.df_resid} residual degrees of "
+            f"freedom, so the standard errors of {bad[:10]} are NaN; pass a number as scale= to "
+            "fix it, or fit more rows than coefficients."
+        )
+        warn(msg, CovarianceWarning)
+        return msg
     msg = (
         f"the covariance of the coefficients could not be computed: the information matrix at "
         f"the solution is not positive definite, so the standard errors of {bad[:10]} are NaN. "

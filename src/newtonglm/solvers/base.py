@@ -106,7 +106,10 @@ class StopRule:
         if not relative_change(dev_old, dev_new) < self.tol:
             return False
         if decrement is not None:
-            limit = min(self.tol**2 * (abs(dev_new) + 0.1), self.tol * decrement_scale)
+            # A dispersion below 0.1 tol (a Gaussian fit with next to no residual) leaves the
+            # relative rule alone: φ tol would then ask less than rounding can give.
+            scale = max(decrement_scale, 0.1 * self.tol)
+            limit = min(self.tol**2 * (abs(dev_new) + 0.1), self.tol * scale)
             if not decrement < limit:
                 if decrement_floor is None or not decrement <= decrement_floor():
                     return False

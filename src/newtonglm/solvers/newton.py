@@ -18,9 +18,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from scipy import linalg
 
 from .._typing import FloatArray
-from ..engine.linalg import cholesky_solve
+from ..engine.linalg import cholesky_solve_rcond
 from ..engine.objective import Evaluation, GLMObjective
 from ._steps import begin, decrement_floor, done, newton_direction
 from .base import IterationCallback, SolverResult, StopReason, StopRule
@@ -29,12 +30,31 @@ __all__ = ["NewtonSolver"]
 
 #: Step-halving gives up after this many halvings (step size 2**-30 ≈ 1e-9).
 MAX_HALVINGS = 30
+#: Below this reciprocal condition number of the equilibrated information, the step (and the
+#: decrement) come from a QR of √W·X instead of the Cholesky factor (eps / rcond > 2e-8).
+RCOND_QR = 1e-8
 
 
 def _direction(objective: GLMObjective, ev: Evaluation) -> tuple[Evaluation, FloatArray]:
-    """The Newton direction at ``ev``; Fisher scoring's (one more pass) where H is not PD."""
+    """The Newton direction at ``ev``; Fisher scoring's (one more pass) where H is not PD.
+
+    On an ill-conditioned design (the equilibrated H's rcond below ``RCOND_QR``) the Cholesky
+    solve has lost digits, and so has the decrement it gives; the step then comes from R of a
+    QR of √W·X (one more pass), RᵀR Δ = -g, which keeps X's own conditioning. (Taking it only
+    near the optimum saved passes but, on the worst designs, let an inaccurate Cholesky
+    decrement stop the fit early.)
+    """
     assert ev.grad is not None and ev.hess is not None
-    step = cholesky_solve(ev.hess, -ev.grad)
+    step, rcond = cholesky_solve_rcond(ev.hess, -ev.grad)
+    if step is not None and rcond < RCOND_QR:
+        r = objective.information_r(ev)
+        try:
+            half = linalg.solve_triangular(r, -ev.grad, trans="T", check_finite=True)
+            exact = linalg.solve_triangular(r, half, check_finite=True)
+        except (linalg.LinAlgError, ValueError):
+            exact = None
+        if exact is not None and np.isfinite(exact).all():
+            return ev, np.asarray(exact, dtype=np.float64)
     if step is not None:
         return ev, step
     if ev.information == "observed" and objective.observed_differs:
