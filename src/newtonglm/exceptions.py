@@ -19,6 +19,8 @@ __all__ = [
     "BoundaryWarning",
     "ConvergenceWarning",
     "CovarianceWarning",
+    "DataRemovedError",
+    "DataWarning",
     "EmptyDataError",
     "FormulaError",
     "HypothesisError",
@@ -102,6 +104,10 @@ class RankDeficientError(InvalidInputError):
     """The design matrix has linearly dependent (aliased) columns."""
 
 
+class DataRemovedError(NewtonGLMError, ValueError):
+    """A per-row statistic was asked of a model whose training data were not kept."""
+
+
 class InvalidGroupsError(InvalidInputError):
     """Cluster labels for ``cov_type='cluster'`` are missing, misaligned or too few."""
 
@@ -140,3 +146,7 @@ class BoundaryWarning(RuntimeWarning):
 
 class CovarianceWarning(RuntimeWarning):
     """The covariance of the coefficients could not be computed (standard errors are NaN)."""
+
+
+class DataWarning(RuntimeWarning):
+    """The data are accepted but something about them changes what the results mean."""

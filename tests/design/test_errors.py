@@ -13,6 +13,7 @@ from newtonglm.exceptions import (
     ConvergenceWarning,
     EmptyDataError,
     FormulaError,
+    InvalidInputError,
     InvalidParameterError,
     InvalidResponseError,
     InvalidWeightsError,
@@ -162,9 +163,14 @@ def test_formula_without_tilde(frame):
         PoissonRegression(formula="x + z").fit(frame)
 
 
-def test_formula_with_y_argument(frame):
-    with pytest.raises(InvalidParameterError, match=r"without y"):
-        PoissonRegression(formula="y ~ x").fit(frame, frame["y"])
+def test_formula_with_a_different_y_is_refused(frame):
+    other = frame["y"] + 1
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^y differs from the formula's response 'y' in \d+ of \d+ rows \(first at row 0\); "
+        r"pass the same column, or no y, or use a one-sided formula",
+    ):
+        PoissonRegression(formula="y ~ x").fit(frame, other)
 
 
 def test_unseen_level_names_column_and_level(frame):
@@ -275,7 +281,11 @@ def test_formula_predict_requires_dataframe():
 
 
 def test_formula_requires_dataframe():
-    with pytest.raises(ValueError, match=r"X must be a pandas DataFrame"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"X must be a DataFrame \(pandas, polars, pyarrow, ...\) holding the columns the "
+        r"formula names; got numpy.ndarray",
+    ):
         PoissonRegression(formula="y ~ x").fit(np.zeros((3, 2)))
 
 

@@ -23,7 +23,7 @@ from statsmodels.formula import options
 
 from newtonglm import GLM, LogisticRegression, PoissonRegression
 from newtonglm.engine import blocks
-from newtonglm.exceptions import InvalidGroupsError, InvalidParameterError
+from newtonglm.exceptions import DataRemovedError, InvalidGroupsError, InvalidParameterError
 from newtonglm.families import (
     Binomial,
     CLogLogLink,
@@ -357,9 +357,13 @@ def test_with_cov_reuses_cluster_labels_given_to_fit_and_pickles():
     clustered = our_fit(case, cov_type="cluster", groups=labels)
     back = clustered.with_cov("HC1").with_cov("cluster")
     np.testing.assert_array_equal(back.cov_params_, clustered.cov_params_)
-    restored = pickle.loads(pickle.dumps(back))
+    restored = pickle.loads(pickle.dumps(back.set_params(keep_data=True)))
     np.testing.assert_array_equal(restored.cov_params_, clustered.cov_params_)
     assert restored.with_cov("HC3").cov_type == "HC3"
+    lean = pickle.loads(pickle.dumps(back.set_params(keep_data=False)))
+    np.testing.assert_array_equal(lean.cov_params_, clustered.cov_params_)
+    with pytest.raises(DataRemovedError, match=r"^with_cov\(\) needs the training data"):
+        lean.with_cov("HC3")
 
 
 def test_groups_may_name_a_column_with_a_formula():

@@ -22,7 +22,7 @@ from formulaic import Formula, ModelSpec, model_matrix
 from formulaic.errors import FormulaicError
 
 from ..design.base import Design
-from ..design.formula import missing_mask, parse
+from ..design.formula import missing_mask, parse, sides
 from ..exceptions import EmptyDataError, FormulaError, InvalidInputError, MissingValueError
 from ..families import Family
 from .inputs import Encoder, design_of, validate
@@ -38,7 +38,7 @@ def _categorical_columns(parsed: Formula, meta: pd.DataFrame, used: Sequence[str
         for c in used
         if not pd.api.types.is_numeric_dtype(meta[c]) or pd.api.types.is_bool_dtype(meta[c])
     }
-    for part in (parsed.lhs, parsed.rhs):
+    for part in sides(parsed):
         for term in part:
             for factor in term.factors:
                 expr = str(factor.expr)

@@ -28,21 +28,20 @@ from ..exceptions import (
     ShapeMismatchError,
     UnseenLevelError,
 )
+from .frames import drop_unused_levels, normalise_columns
+from .storage import SPARSE_AUTO_RATIO, want_sparse
 from .validate import as_vector
 
 __all__ = [
     "FormulaParts",
     "build",
-    "estimate_sparse_bytes",
     "missing_mask",
     "parse",
     "resolve_column",
+    "sides",
     "transform",
 ]
 
-#: With ``sparse="auto"`` the design is built sparse when its CSR/CSC storage is estimated below
-#: this share of the dense array's: clearly smaller, not a toss-up the dense kernel would win.
-SPARSE_AUTO_RATIO = 0.5
 
 try:  # formulaic >= 1.0 names the warning; older releases warn with a plain UserWarning.
     from formulaic.errors import DataMismatchWarning as _MismatchWarning
@@ -83,7 +82,7 @@ def _factor_names(parsed: Any, data: pd.DataFrame) -> set[str]:
     ``z`` is reported against ``z`` rather than as a whole column of NaN after centring.
     """
     names: set[str] = set()
-    for part in (parsed.lhs, parsed.rhs):
+    for part in sides(parsed):
         for term in part:
             for factor in term.factors:
                 try:
@@ -96,6 +95,11 @@ def _factor_names(parsed: Any, data: pd.DataFrame) -> set[str]:
                     if isinstance(node, ast.Name) and node.id in data.columns
                 )
     return names
+
+
+def sides(parsed: Any) -> tuple[Any, ...]:
+    """The parts of a parsed formula: (lhs, rhs), or (rhs,) for a one-sided formula."""
+    return (parsed.lhs, parsed.rhs) if hasattr(parsed, "lhs") else (parsed,)
 
 
 def parse(formula: str, data: Any, *, fit_intercept: bool) -> tuple[str, Any, list[str]]:
@@ -112,7 +116,7 @@ def parse(formula: str, data: Any, *, fit_intercept: bool) -> tuple[str, Any, li
         formula = f"{formula} - 1"
     try:
         parsed = Formula(formula)
-        required = set(parsed.lhs.required_variables) | set(parsed.rhs.required_variables)
+        required = set().union(*(part.required_variables for part in sides(parsed)))
     except (FormulaicError, SyntaxError, ValueError, AttributeError) as exc:
         raise FormulaError(f"cannot parse formula={formula!r}: {exc}") from None
     columns = [str(c) for c in data.columns]
@@ -124,48 +128,6 @@ def parse(formula: str, data: Any, *, fit_intercept: bool) -> tuple[str, Any, li
             f"({len(columns)} columns: {columns[:20]}); check the spelling."
         )
     return formula, parsed, used
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return bool(not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
-
-
-def estimate_sparse_bytes(parsed: Any, data: pd.DataFrame) -> tuple[float, float]:
-    """Estimated bytes per row of the design stored sparse (CSC) and dense, before building it.
-
-    Each term contributes its columns (for categorical factors, the product of their numbers
-    of levels, less the reference level) and about one stored entry per row (a fraction
-    (L - 1) / L of the rows for a reduced categorical); a stored entry costs 12 bytes (value
-    and row index), a dense cell 8.
-    """
-    n_cols = 0.0
-    nnz_row = 0.0
-    for term in parsed.rhs:
-        levels = 1
-        for factor in term.factors:
-            expr = str(factor.expr)
-            try:
-                tree = ast.parse(expr, mode="eval")
-            except SyntaxError:
-                continue
-            names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & set(data.columns)
-            categorical = expr.startswith("C(") or any(_is_categorical(data[v]) for v in names)
-            if categorical and names:
-                levels *= max(int(data[sorted(names)].drop_duplicates().shape[0]), 1)
-        if levels > 1:
-            n_cols += levels - 1
-            nnz_row += (levels - 1) / levels
-        else:
-            n_cols += 1
-            nnz_row += 1
-    return 12.0 * nnz_row, 8.0 * n_cols
-
-
-def _want_sparse(sparse: bool | str, parsed: Any, data: pd.DataFrame) -> bool:
-    if isinstance(sparse, bool):
-        return sparse
-    sparse_bytes, dense_bytes = estimate_sparse_bytes(parsed, data)
-    return sparse_bytes < SPARSE_AUTO_RATIO * dense_bytes
 
 
 def resolve_column(value: object, data: pd.DataFrame, label: str) -> FloatArray | None:
@@ -206,6 +168,7 @@ def build(
     offset: object = None,
     missing: str = "raise",
     sparse: bool | str = False,
+    response: object = None,
 ) -> FormulaParts:
     """Evaluate ``formula`` on ``data`` and return the design and the spec to reuse.
 
@@ -223,8 +186,10 @@ def build(
         What to do with rows holding missing values in the columns the formula uses.
     sparse : {"auto", True, False}, default=False
         Build the design as a scipy.sparse CSC matrix (formulaic's ``output="sparse"``);
-        "auto" does so when it is estimated clearly smaller (:func:`estimate_sparse_bytes`)
-        and keeps it only if it really is.
+        "auto" does so when it is estimated clearly smaller
+        (:func:`~.storage.estimate_sparse_bytes`) and keeps it only if it really is.
+    response : array-like of shape (n_samples,), optional
+        The response of a one-sided formula (``"~ x + C(g)"``), one value per row of ``data``.
 
     Returns
     -------
@@ -236,7 +201,24 @@ def build(
             f"formula names; got {type(data).__name__}."
         )
     formula, parsed, used = parse(formula, data, fit_intercept=fit_intercept)
+    data = normalise_columns(data, used)
     n_rows = len(data)
+    one_sided = not hasattr(parsed, "lhs")
+    given_y = None
+    if one_sided:
+        if response is None:
+            raise FormulaError(
+                f"formula={formula!r} has no response; write it as 'y ~ x1 + x2', or pass y to "
+                "fit() with a one-sided formula."
+            )
+        given_y = np.asarray(response)
+        if given_y.ndim == 2 and given_y.shape[1] == 1:
+            given_y = given_y[:, 0]
+        if given_y.shape[0] != n_rows:
+            raise ShapeMismatchError(
+                f"y has {given_y.shape[0]} rows but the data has {n_rows}; they must have one "
+                "row per observation."
+            )
     weights = resolve_column(sample_weight, data, "sample_weight")
     offs = resolve_column(offset, data, "offset")
     for label, arr in (("sample_weight", weights), ("offset", offs)):
@@ -247,6 +229,11 @@ def build(
             )
     cols = [v for v in used if v in data.columns]
     bad, counts = missing_mask(data[cols])
+    if given_y is not None:
+        absent_y = np.asarray(pd.isna(given_y), dtype=bool)
+        if absent_y.any():
+            counts["y"] = int(absent_y.sum())
+            bad |= absent_y
     for label, arr in (("sample_weight", weights), ("offset", offs)):
         if arr is not None:
             mask = ~np.isfinite(arr)
@@ -266,13 +253,15 @@ def build(
         data = data.loc[keep]
         weights = None if weights is None else weights[keep]
         offs = None if offs is None else offs[keep]
+        given_y = None if given_y is None else given_y[keep]
         n_dropped = int(bad.sum())
     if len(data) == 0:
         raise EmptyDataError(
             f"no rows to fit: the data has {n_rows} rows and {n_dropped} were dropped for "
             "missing values."
         )
-    as_sparse = _want_sparse(sparse, parsed, data)
+    data = drop_unused_levels(data, used)
+    as_sparse = want_sparse(sparse, parsed, data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", _MismatchWarning)
@@ -281,11 +270,16 @@ def build(
             )
     except FormulaicError as exc:
         raise FormulaError(f"cannot evaluate formula={formula!r} on the data: {exc}") from None
-    lhs, rhs = matrices.lhs, matrices.rhs
-    if lhs is None or lhs.shape[1] == 0:
+    if one_sided:
+        lhs, rhs = None, matrices
+    else:
+        lhs, rhs = matrices.lhs, matrices.rhs
+    response_name = "y" if one_sided else str(parsed.lhs).strip()
+    if given_y is not None:
+        y = given_y
+    elif lhs is None or lhs.shape[1] == 0:
         raise FormulaError(f"formula={formula!r} has no response; write it as 'y ~ x1 + x2'.")
-    response_name = str(parsed.lhs).strip()
-    if response_name in data.columns:
+    elif response_name in data.columns:
         # The raw column, so a classifier sees its labels ("yes"/"no"), not dummy columns.
         y = data[response_name].to_numpy()
     elif lhs.shape[1] == 1:
@@ -337,6 +331,7 @@ def transform(spec: ModelSpec, data: Any) -> FloatArray | sp.csc_matrix:
     absent = [v for v in required if v not in data.columns]
     if absent:
         raise FormulaError(f"new data lacks column(s) {absent} that the fitted formula needs.")
+    data = normalise_columns(data, required)
     bad, counts = missing_mask(data[required])
     if bad.any():
         detail = ", ".join(f"{k!r} ({v} rows)" for k, v in counts.items())

@@ -9,11 +9,13 @@ kept as ``result_``. Prediction (``prediction``) and post-fit statistics (``post
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .. import parallel
 from .._typing import FloatArray
@@ -50,6 +52,7 @@ class BaseGLM(PostFitMixin, BaseEstimator):
         sample_weight: Any = None,
         offset: Any = None,
         groups: Any = None,
+        exposure: Any = None,
     ) -> BaseGLM:
         """Fit the model by maximum likelihood.
 
@@ -58,16 +61,26 @@ class BaseGLM(PostFitMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features) or DataFrame
             Predictors; with ``formula``, the DataFrame holding every column it names.
         y : array-like of shape (n_samples,), optional
-            Response; must be None with ``formula`` (the response comes from the data).
+            Response. With ``formula``, None takes it from the data; a ``y`` given with a
+            two-sided formula must equal the formula's response (what scikit-learn's
+            cross-validation passes), and a one-sided formula (``"~ x + C(g)"``) takes its
+            response from ``y``.
         sample_weight : array-like of shape (n_samples,) or str, optional
             Prior weights (for the binomial family with proportions: the number of trials).
             With ``formula``, a string names a column of ``X``.
         offset : array-like of shape (n_samples,) or str, optional
             Added to the linear predictor, e.g. ``log(exposure)`` for a Poisson rate model.
+            With ``formula``, a string names a column of ``X``, which the model remembers:
+            ``predict`` and ``score`` on new rows use that column of the new data. Formula
+            terms ``offset(expr)`` (as in R) are added to it.
         groups : array-like of shape (n_samples,) or str, optional
             Cluster labels for ``cov_type="cluster"`` (any hashable values); with a DataFrame,
             a string names a column of ``X``. With ``missing="drop"``, rows dropped for
             missing values lose their label, and rows without a label (None, NaN) are dropped.
+        exposure : array-like of shape (n_samples,) or str, optional
+            Exposure (time at risk, population) of each row, every value > 0; its log is added
+            to the offset. With ``formula``, a string names a column, remembered as the
+            offset column is.
 
         Returns
         -------
@@ -79,7 +92,15 @@ class BaseGLM(PostFitMixin, BaseEstimator):
             check_params(self)
             family = self._family()
             inputs = fit_inputs(
-                self, X, y, sample_weight, offset, groups, family, self._encode_response
+                self,
+                X,
+                y,
+                sample_weight,
+                offset,
+                groups,
+                family,
+                self._encode_response,
+                exposure=exposure,
             )
             cov = cov_options(self, self.cov_type, inputs.groups)
             fit = fit_glm(family, inputs.design, fit_options(self, cov))
@@ -89,6 +110,8 @@ class BaseGLM(PostFitMixin, BaseEstimator):
     def _store(self, inputs: FitInputs, fit: GLMFit) -> None:
         """Set every fitted attribute from the input record and the fit."""
         self.model_spec_ = inputs.model_spec
+        self.offset_spec_ = inputs.offset_spec
+        self._row_index = inputs.row_index
         if inputs.feature_names is not None:
             self.feature_names_in_ = inputs.feature_names
         elif hasattr(self, "feature_names_in_"):
@@ -140,3 +163,47 @@ class BaseGLM(PostFitMixin, BaseEstimator):
             names = self.term_names_
             self._cov_frame = pd.DataFrame(self.inference_.cov, index=names, columns=names)
         return self._cov_frame
+
+    # -- what a copy and a pickle keep ---------------------------------------------------
+    def remove_data(self) -> BaseGLM:
+        """Drop the training rows this model holds (statsmodels' ``remove_data``).
+
+        Prediction, the summary, the coefficient table, Wald tests and intervals keep working;
+        residuals, influence, robust covariances (``with_cov``), model comparisons and plots
+        need the rows and raise :class:`~newtonglm.exceptions.DataRemovedError` afterwards.
+        A model is pickled this way unless it was fitted with ``keep_data=True``.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "coef_")
+        self.result_ = self.result_.without_data()
+        self._row_index = None
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_history_frame", None)
+        state.pop("_cov_frame", None)
+        if "result_" in state and not getattr(self, "keep_data", False):
+            state["result_"] = state["result_"].without_data()
+            state["_row_index"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_history_frame", None)
+        state.setdefault("_cov_frame", None)
+        super().__setstate__(state)
+
+    # A copy (``with_cov``, ``copy.deepcopy``) keeps the data; only pickles leave them out.
+    def __copy__(self) -> BaseGLM:
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BaseGLM:
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score
 
 from .._typing import FloatArray
-from ..design import formula as formula_mod
 from ..design.response import encode_binary
 from ..families import Family, get_family
 from .base import BaseGLM
-from .inputs import is_dask
+from .inputs import is_dask, response_of
 
 __all__ = ["GLM", "LogisticRegression", "PoissonRegression"]
 
@@ -34,7 +34,11 @@ class GLM(RegressorMixin, BaseGLM):
         Link function; None means the family's canonical link (logit for binomial, log for
         Poisson). Binomial also takes "probit" and "cloglog".
     formula : str or None, default=None
-        A formula such as ``"y ~ x + C(g)"``; then ``fit`` takes a DataFrame and no ``y``.
+        A formula such as ``"y ~ x + C(g)"`` or ``"y ~ x + offset(np.log(t))"``; then ``fit``
+        takes a DataFrame (pandas, polars, pyarrow, ...) and ``y`` may be omitted, or given
+        equal to the response; a one-sided ``"~ x + C(g)"`` takes the response from ``y``.
+        Text columns (object or ``string`` dtype) are factors; unused levels of a
+        ``category`` column are dropped, as R does.
     solver : str, default="newton"
         Optimisation algorithm (see ``newtonglm.solvers.SOLVERS``).
     fit_intercept : bool, default=True
@@ -79,6 +83,12 @@ class GLM(RegressorMixin, BaseGLM):
         without densifying (other sparse formats are converted to CSR).
     verbose : int, default=0
         When positive, write one line per iteration to standard error.
+    keep_data : bool, default=False
+        Whether a pickle (or ``joblib.dump``) of the fitted model keeps the training rows. By
+        default it keeps what prediction, ``summary``, ``coef_table``, intervals and Wald
+        tests need (a few KB), and per-row statistics of the unpickled model (residuals,
+        influence, ``with_cov``) raise ``DataRemovedError``; ``remove_data()`` drops the rows
+        of a model in memory.
 
     Attributes
     ----------
@@ -136,6 +146,7 @@ class GLM(RegressorMixin, BaseGLM):
         information: str = "expected",
         sparse: bool | str = "auto",
         verbose: int = 0,
+        keep_data: bool = False,
     ) -> None:
         self.family = family
         self.link = link
@@ -153,13 +164,20 @@ class GLM(RegressorMixin, BaseGLM):
         self.information = information
         self.sparse = sparse
         self.verbose = verbose
+        self.keep_data = keep_data
 
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
-    def predict(self, X: Any, offset: Any = None, kind: str = "mean") -> FloatArray:
-        """Predicted mean mu (``kind="mean"``) or linear predictor eta (``"linear"``)."""
-        return self._predict_kind(X, offset, kind)
+    def predict(
+        self, X: Any, offset: Any = None, kind: str = "mean", *, exposure: Any = None
+    ) -> FloatArray:
+        """Predicted mean mu (``kind="mean"``) or linear predictor eta (``"linear"``).
+
+        A formula model uses the offset of the new rows as at fit time; ``offset`` /
+        ``exposure`` give it for arrays (see ``predict_linear``).
+        """
+        return self._predict_kind(X, offset, kind, exposure)
 
     score = BaseGLM.score  # deviance explained, not RegressorMixin's R²
 
@@ -189,6 +207,7 @@ class LogisticRegression(ClassifierMixin, BaseGLM):
         information: str = "expected",
         sparse: bool | str = "auto",
         verbose: int = 0,
+        keep_data: bool = False,
     ) -> None:
         self.link = link
         self.formula = formula
@@ -204,6 +223,7 @@ class LogisticRegression(ClassifierMixin, BaseGLM):
         self.information = information
         self.sparse = sparse
         self.verbose = verbose
+        self.keep_data = keep_data
 
     def _family(self) -> Family:
         return get_family("binomial", self.link)
@@ -211,27 +231,27 @@ class LogisticRegression(ClassifierMixin, BaseGLM):
     def _encode_response(self, y: Any, name: str) -> tuple[FloatArray, np.ndarray | None]:
         return encode_binary(y, name)
 
-    def decision_function(self, X: Any, offset: Any = None) -> FloatArray:
+    def decision_function(self, X: Any, offset: Any = None, *, exposure: Any = None) -> FloatArray:
         """Linear predictor (log-odds for the logit link) of ``classes_[1]``."""
-        return self._linear_predictor(X, offset)
+        return self._linear_predictor(X, offset, exposure)
 
-    def predict_proba(self, X: Any, offset: Any = None) -> FloatArray:
+    def predict_proba(self, X: Any, offset: Any = None, *, exposure: Any = None) -> FloatArray:
         """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``."""
-        p = self.predict_mean(X, offset)
+        p = self.predict_mean(X, offset, exposure=exposure)
         if is_dask(p):
             from ..dask import predict as dask_predict
 
             return dask_predict.proba(p, self.classes_)  # type: ignore[no-any-return]
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: Any, offset: Any = None) -> np.ndarray:
+    def predict(self, X: Any, offset: Any = None, *, exposure: Any = None) -> np.ndarray:
         """Predicted class labels (``classes_[1]`` where its probability exceeds 0.5).
 
         A classifier's ``predict`` gives labels; the probability is ``predict_mean`` (or
         ``predict_proba``), the log-odds ``predict_linear`` (``decision_function``), and
         ``predict_interval`` gives both with standard errors and confidence intervals.
         """
-        p = self.predict_mean(X, offset)
+        p = self.predict_mean(X, offset, exposure=exposure)
         if is_dask(p):
             from ..dask import predict as dask_predict
 
@@ -241,11 +261,21 @@ class LogisticRegression(ClassifierMixin, BaseGLM):
             )
         return np.asarray(self.classes_[(p > 0.5).astype(int)])
 
-    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
-        """Mean accuracy on the given data."""
-        if self.formula is not None:
-            y = formula_mod.build(self.formula, X, fit_intercept=self.fit_intercept).y
-        return float(ClassifierMixin.score(self, X, y, sample_weight))
+    def score(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        offset: Any = None,
+        exposure: Any = None,
+    ) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y`` (by default the formula's response).
+
+        Offsets as for ``predict``: a formula model's from the rows scored, or as given.
+        """
+        y = response_of(self, X, y)
+        predicted = self.predict(X, offset, exposure=exposure)
+        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -256,7 +286,8 @@ class LogisticRegression(ClassifierMixin, BaseGLM):
 class PoissonRegression(RegressorMixin, BaseGLM):
     """Poisson GLM (log link) for counts and rates, fitted by Newton / IRLS.
 
-    Pass ``offset=np.log(exposure)`` to model rates. Parameters are those of :class:`GLM`
+    Pass ``exposure=`` (or ``offset=np.log(exposure)``, or a formula term
+    ``offset(np.log(exposure))``) to model rates. Parameters are those of :class:`GLM`
     without ``family`` and ``link``.
     """
 
@@ -277,6 +308,7 @@ class PoissonRegression(RegressorMixin, BaseGLM):
         information: str = "expected",
         sparse: bool | str = "auto",
         verbose: int = 0,
+        keep_data: bool = False,
     ) -> None:
         self.formula = formula
         self.solver = solver
@@ -292,16 +324,21 @@ class PoissonRegression(RegressorMixin, BaseGLM):
         self.information = information
         self.sparse = sparse
         self.verbose = verbose
+        self.keep_data = keep_data
 
     def _family(self) -> Family:
         return get_family("poisson")
 
-    def predict(self, X: Any, offset: Any = None, kind: str = "mean") -> FloatArray:
+    def predict(
+        self, X: Any, offset: Any = None, kind: str = "mean", *, exposure: Any = None
+    ) -> FloatArray:
         """Predicted mean count (``kind="mean"``) or log-mean (``"linear"``) for new data.
 
-        ``offset`` is e.g. the log exposure of the new rows.
+        ``offset`` is e.g. the log exposure of the new rows, or pass ``exposure``; a formula
+        model fitted with an offset or exposure column (or ``offset(...)`` terms) computes
+        them from the new rows itself.
         """
-        return self._predict_kind(X, offset, kind)
+        return self._predict_kind(X, offset, kind, exposure)
 
     score = BaseGLM.score  # deviance explained, as scikit-learn's PoissonRegressor scores
 

@@ -1,85 +1,53 @@
 """The one place that tells the inputs apart: arrays, a formula on a DataFrame, or Dask.
 
 At fit time :func:`fit_inputs` turns what was passed to ``fit`` into a validated
-:class:`~newtonglm.design.base.Design`, the cluster codes of its rows and what the estimator records
-about its input (formula spec, feature names, classes); at predict time :func:`new_design` turns
-new data into a design matrix with the fitted columns. Dask inputs are handed to
-``newtonglm.dask`` (imported only when one is seen); nothing below this module asks what kind of
-input it has.
+:class:`~newtonglm.design.base.Design`, the cluster codes of its rows and what the estimator
+records about its input (formula spec, feature names, classes, offsets, row labels); at predict
+time :func:`new_design` turns new data into a design matrix with the fitted columns and their
+offset. Formulas go through ``formula_inputs``, Dask collections through ``dask_inputs`` (which
+imports ``newtonglm.dask`` only then); nothing below the estimators asks what input it has.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import ModelSpec
-from sklearn.base import is_classifier
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from .._typing import FloatArray
 from ..design import formula as formula_mod
 from ..design import groups as groups_mod
-from ..design.base import Design
+from ..design.frames import to_pandas
 from ..design.matrix import DenseMatrix, SparseMatrix, as_matrix
+from ..design.offsets import exposure_offset
 from ..design.response import check_both_classes
 from ..design.validate import as_vector, finalize, nonfinite_rows
 from ..exceptions import (
+    DataWarning,
     EmptyDataError,
     InvalidGroupsError,
     InvalidInputError,
-    InvalidParameterError,
     MissingValueError,
+    warn,
 )
-from ..families import Family
+from ..families import Family, Poisson
+from .formula_inputs import formula_design, offset_of_new_rows, response_of
+from .inputs_base import Encoder, FitInputs, is_dask
 
-__all__ = ["FitInputs", "check_cov_available", "fit_inputs", "is_dask", "new_design"]
+__all__ = [
+    "FitInputs",
+    "check_cov_available",
+    "fit_inputs",
+    "is_dask",
+    "new_design",
+    "response_of",
+]
 
 #: Sparse formats taken as they are; any other scipy.sparse format is converted to the first.
 SPARSE_FORMATS = ["csr", "csc"]
-
-#: A response encoder: (y, column name) → (float64 response, class labels or None).
-Encoder = Callable[[Any, str], tuple[FloatArray, np.ndarray | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class FitInputs:
-    """What the input of one ``fit`` call became."""
-
-    #: The validated design.
-    design: Design
-    #: Cluster codes of the design's rows, or None.
-    groups: np.ndarray | None
-    #: The fitted formula spec (None without a formula).
-    model_spec: ModelSpec | None
-    #: Names of the input columns used (None for arrays without names).
-    feature_names: np.ndarray | None
-    #: Number of input columns used.
-    n_features: int
-    #: A classifier's two labels, or None.
-    classes: np.ndarray | None
-
-
-def is_dask(*values: Any) -> bool:
-    """Whether any input is a Dask collection (without importing Dask when it is not loaded)."""
-    if sys.modules.get("dask") is None:  # never imported (or blocked): no Dask input possible
-        return False
-    import dask
-
-    return any(dask.is_dask_collection(v) for v in values)
-
-
-def _check_no_y(est: Any, y: Any) -> None:
-    if y is not None:
-        raise InvalidParameterError(
-            f"with formula={est.formula!r} the response comes from the data; call "
-            "fit(data) without y."
-        )
 
 
 def fit_inputs(
@@ -91,6 +59,7 @@ def fit_inputs(
     groups: Any,
     family: Family,
     encode: Encoder,
+    exposure: Any = None,
 ) -> FitInputs:
     """The design (checked against ``family``), cluster codes and input record of one fit.
 
@@ -99,50 +68,59 @@ def fit_inputs(
     from ``validate_data``.
     """
     if is_dask(X, y, sample_weight, offset):
-        return _dask_inputs(est, X, y, sample_weight, offset, groups, family, encode)
+        from .dask_inputs import dask_inputs
+
+        return dask_inputs(est, X, y, sample_weight, offset, groups, family, encode)
+    X = to_pandas(X)
     if groups is None:
-        built = _design(est, X, y, sample_weight, offset, encode)
+        built = _design(est, X, y, sample_weight, offset, exposure, encode)
         codes = None
     else:
-        built, codes = _design_and_groups(est, X, y, sample_weight, offset, groups, encode)
+        built, codes = _design_and_groups(
+            est, X, y, sample_weight, offset, exposure, groups, encode
+        )
     family.check_y(built.design.y, built.design.response_name)
+    if isinstance(family, Poisson):
+        _warn_non_integer_counts(built.design.y, built.design.weights, built.design.response_name)
     if built.classes is not None:
         check_both_classes(built.design, built.classes)
     return dataclasses.replace(built, groups=codes)
 
 
+def _warn_non_integer_counts(y: FloatArray, weights: FloatArray, name: str) -> None:
+    """R's "non-integer x" warning, with what the fit statistics then mean."""
+    fraction = (y != np.floor(y)) & (weights > 0)
+    if fraction.any():
+        warn(
+            f"family='poisson' with non-integer response: {int(fraction.sum())} values of "
+            f"{name!r} are not whole numbers (first at row {int(np.flatnonzero(fraction)[0])}); "
+            "the coefficients are the quasi-likelihood ones, but llf_, aic_ and bic_ are not a "
+            "likelihood's. For rates use an offset or exposure; otherwise scale='X2' "
+            "(quasi-Poisson) for the standard errors.",
+            DataWarning,
+        )
+
+
 def _design(
-    est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, encode: Encoder
+    est: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    offset: Any,
+    exposure: Any,
+    encode: Encoder,
 ) -> FitInputs:
     """The validated in-memory design (X's NaN/inf check left to the fit's first pass)."""
     if est.formula is not None:
-        _check_no_y(est, y)
-        parts = formula_mod.build(
-            est.formula,
-            X,
-            fit_intercept=est.fit_intercept,
-            sample_weight=sample_weight,
-            offset=offset,
-            missing=est.missing,
-            sparse=est.sparse,
+        return formula_design(est, X, y, sample_weight, offset, exposure, encode)
+    if y is None:
+        raise InvalidInputError(
+            "fit() requires y to be passed, but the target y is None; pass y with arrays, or "
+            "a formula naming the response column of a DataFrame."
         )
-        used = sorted(v for v in parts.spec.required_variables if v in X.columns)
-        response, classes = encode(parts.y, parts.response_name)
-        design = finalize(
-            parts.X,
-            response,
-            parts.names,
-            sample_weight=parts.sample_weight,
-            offset=parts.offset,
-            intercept_index=parts.intercept_index,
-            response_name=parts.response_name,
-            missing=est.missing,
-            n_dropped=parts.n_dropped,
-            kept_rows=parts.kept_rows,
-        )
-        return FitInputs(
-            design, None, parts.spec, np.asarray(used, dtype=object), len(used), classes
-        )
+    if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning, then 1-D
+    frame_index = X.index if isinstance(X, pd.DataFrame) else None
     if _plain_arrays(X, y):
         # What validate_data would conclude, without its ~0.4 ms of checks (a fifth of a
         # 10,000-row fit): arrays carry no feature names, and nothing needs converting.
@@ -153,14 +131,9 @@ def _design(
         if _n_rows(X) == 0:
             raise EmptyDataError("cannot fit a model to 0 rows: X has no rows.")
         try:
-            X, y = validate_data(
-                est,
-                X,
-                y,
-                dtype=np.float64,
-                accept_sparse=SPARSE_FORMATS,
-                ensure_all_finite=False,
-                y_numeric=not is_classifier(est),
+            # X alone: y's NaN (and its missing= policy) are finalize's, with the others'.
+            X = validate_data(
+                est, X, dtype=np.float64, accept_sparse=SPARSE_FORMATS, ensure_all_finite=False
             )
         except ValueError as exc:
             if "could not convert" not in str(exc):
@@ -175,6 +148,9 @@ def _design(
     response, classes = encode(y, "y")
     if est.fit_intercept:
         names = ["intercept", *names]
+    if exposure is not None:
+        logged = exposure_offset(exposure, None, "exposure")
+        offset = logged if offset is None else as_vector(offset, "offset") + logged
     # The intercept column stays implicit: X is used as validated, never copied.
     design = finalize(
         X,
@@ -187,7 +163,9 @@ def _design(
         implicit_intercept=bool(est.fit_intercept),
         check_x=False,
     )
-    return FitInputs(design, None, None, feature_names, int(X.shape[1]), classes)
+    return FitInputs(
+        design, None, None, feature_names, int(X.shape[1]), classes, row_index=frame_index
+    )
 
 
 def _design_and_groups(
@@ -196,6 +174,7 @@ def _design_and_groups(
     y: Any,
     sample_weight: Any,
     offset: Any,
+    exposure: Any,
     groups: Any,
     encode: Encoder,
 ) -> tuple[FitInputs, np.ndarray | None]:
@@ -210,7 +189,7 @@ def _design_and_groups(
     absent = np.asarray(pd.isna(labels), dtype=bool)
     if labels.shape[0] != n_rows or not absent.any():
         # Complete labels, or labels for the rows kept: checked against the design.
-        built = _design(est, X, y, sample_weight, offset, encode)
+        built = _design(est, X, y, sample_weight, offset, exposure, encode)
         return built, groups_mod.codes_for_design(labels, None, built.design)
     if est.missing != "drop":
         raise InvalidGroupsError(
@@ -219,8 +198,8 @@ def _design_and_groups(
             "them, or pass missing='drop' to drop those rows."
         )
     keep = ~absent
-    Xk, yk, wk, ok = (_take_rows(v, keep) for v in (X, y, sample_weight, offset))
-    built = _design(est, Xk, yk, wk, ok, encode)
+    Xk, yk, wk, ok, ek = (_take_rows(v, keep) for v in (X, y, sample_weight, offset, exposure))
+    built = _design(est, Xk, yk, wk, ok, ek, encode)
     kept = keep.copy()
     if built.design.kept_rows is not None:
         kept[keep] = built.design.kept_rows
@@ -228,73 +207,23 @@ def _design_and_groups(
         built.design, n_dropped=built.design.n_dropped + int(absent.sum()), kept_rows=kept
     )
     codes = groups_mod.codes_for_design(labels, None, design)
-    return dataclasses.replace(built, design=design), codes
-
-
-def _dask_inputs(
-    est: Any,
-    X: Any,
-    y: Any,
-    sample_weight: Any,
-    offset: Any,
-    groups: Any,
-    family: Family,
-    encode: Encoder,
-) -> FitInputs:
-    """The inputs of a fit on Dask collections (chunks stay distributed; ``newtonglm.dask``).
-
-    The covariance must need no per-row pass, rows cannot be dropped for missing values, and
-    ``encode`` serves a classifier only (its two labels, found in one pass).
-    """
-    from ..dask import formula as dask_formula
-    from ..dask import inputs as dask_inputs
-    from ..dask import predict as dask_predict
-
-    dask_predict.check_cov(est.cov_type, est.information, family, groups)
-    if est.missing != "raise":
-        raise InvalidParameterError(
-            f"missing={est.missing!r} is not supported with Dask inputs; drop incomplete "
-            "rows first (e.g. data.dropna()) and fit with missing='raise'."
-        )
-    classifier = is_classifier(est)
-    if est.formula is not None:
-        _check_no_y(est, y)
-        if not hasattr(X, "map_partitions"):
-            raise InvalidParameterError(
-                f"with formula={est.formula!r} and Dask, X must be a dask.dataframe "
-                f"DataFrame; got {type(X).__name__}."
-            )
-        built = dask_formula.from_dataframe(
-            est.formula,
-            X,
-            fit_intercept=est.fit_intercept,
-            family=family,
-            sample_weight=sample_weight,
-            offset=offset,
-            encode=encode if classifier else None,
-        )
-        used = np.asarray(built.used, dtype=object)
-        return FitInputs(built.design, None, built.spec, used, len(built.used), built.classes)
-    design, classes = dask_inputs.from_arrays(
-        X,
-        y,
-        sample_weight,
-        offset,
-        fit_intercept=bool(est.fit_intercept),
-        family=family,
-        encode=encode if classifier else None,
-    )
-    n_features = design.X.shape[1] - int(bool(est.fit_intercept))
-    return FitInputs(design, None, None, None, n_features, classes)
+    rows = X.index if isinstance(X, pd.DataFrame) else None
+    return dataclasses.replace(built, design=design, row_index=rows), codes
 
 
 def new_design(
-    est: Any, X: Any, offset: Any = None
+    est: Any, X: Any, offset: Any = None, exposure: Any = None
 ) -> tuple[DenseMatrix | SparseMatrix, FloatArray | None]:
-    """New in-memory data → (design matrix with every fitted column, offset), as at fit time."""
+    """New in-memory data → (design matrix with every fitted column, offset), as at fit time.
+
+    A formula model's offset comes from its ``offset(...)`` terms and the columns it was fitted
+    with (``offset=`` / ``exposure=`` given here replace the columns); an array model's is
+    ``offset`` (plus log ``exposure``) as given.
+    """
+    X = to_pandas(X)
     if est.model_spec_ is not None:
         Xd: Any = formula_mod.transform(est.model_spec_, X)
-        offs = formula_mod.resolve_column(offset, X, "offset")
+        offs = offset_of_new_rows(est, X, offset, exposure)
     else:
         Xd = validate_data(
             est,
@@ -311,6 +240,9 @@ def new_design(
             )
         Xd = as_matrix(Xd, intercept=est.result_.design.intercept_index is not None)
         offs = None if offset is None else as_vector(offset, "offset")
+        if exposure is not None:
+            logged = exposure_offset(exposure, None, "exposure")
+            offs = logged if offs is None else offs + logged
     M = as_matrix(Xd)
     if offs is not None and offs.shape[0] != M.shape[0]:
         raise MissingValueError(f"offset has {offs.shape[0]} rows but X has {M.shape[0]}.")

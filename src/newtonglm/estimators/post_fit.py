@@ -16,7 +16,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._typing import FloatArray
 from ..analysis.summary import Summary, summarize
-from ..design import formula as formula_mod
 from ..design.base import Design
 from ..design.groups import codes_for_design
 from ..design.validate import as_vector
@@ -26,7 +25,7 @@ from ..inference import Inference, check_options
 from ..inference import residuals as residuals_mod
 from ..inference.prediction import coef_table
 from ..inference.wald import HypothesisTestResult, wald_test
-from .inputs import check_cov_available
+from .inputs import check_cov_available, response_of
 from .params import cov_options
 from .prediction import PredictionMixin
 
@@ -88,6 +87,7 @@ class PostFitMixin(PredictionMixin):
         check_is_fitted(self, "coef_")
         check_options(cov_type, self.scale, self.information)
         fit = self.result_
+        fit.require_data("with_cov()")
         check_cov_available(fit, cov_type, self.information, groups)
         codes = codes_for_design(groups, None, fit.design)
         stored = codes if codes is not None else fit.groups
@@ -99,9 +99,10 @@ class PostFitMixin(PredictionMixin):
         return new
 
     # -- residuals and influence --------------------------------------------------------
-    def _fitted_parts(self) -> tuple[Design, FloatArray, FloatArray]:
+    def _fitted_parts(self, what: str) -> tuple[Design, FloatArray, FloatArray]:
         check_is_fitted(self, "coef_")
         fit = self.result_
+        fit.require_data(what)
         if not fit.design.X.in_memory:
             raise InvalidParameterError(
                 "residuals and influence are per-row statistics of the training data and are "
@@ -110,7 +111,20 @@ class PostFitMixin(PredictionMixin):
         assert fit.final.hess is not None
         return fit.fitted_design, fit.final.coef, fit.final.hess
 
-    def residuals(self, kind: str = "deviance") -> FloatArray:
+    def _row_labels(self) -> pd.Index | None:
+        """Labels of the fitted rows when ``fit`` was given a DataFrame, else None."""
+        index = self.__dict__.get("_row_index")
+        if index is None:
+            return None
+        kept = self.result_.design.kept_rows
+        return index if kept is None else index[kept]
+
+    def _by_row(self, values: FloatArray, name: str) -> Any:
+        """``values`` (one per fitted row) as a Series labelled by row, or as given."""
+        labels = self._row_labels()
+        return values if labels is None else pd.Series(values, index=labels, name=name)
+
+    def residuals(self, kind: str = "deviance") -> Any:
         """Residuals on the training rows (after any ``missing='drop'``).
 
         Parameters
@@ -124,14 +138,58 @@ class PostFitMixin(PredictionMixin):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
+        pandas.Series or ndarray of shape (n_fitted_rows,)
             As R's ``residuals.glm`` and statsmodels' ``resid_*`` define them; the Pearson,
-            deviance and Anscombe residuals are not divided by the dispersion.
+            deviance and Anscombe residuals are not divided by the dispersion. A Series
+            indexed by the labels of the rows fitted when ``fit`` was given a DataFrame (as
+            statsmodels' are), an array otherwise.
         """
-        design, coef, fisher = self._fitted_parts()
-        return residuals_mod.residuals(
+        design, coef, fisher = self._fitted_parts("residuals()")
+        values = residuals_mod.residuals(
             self.family_, design, coef, fisher, self.inference_.scale, kind
         )
+        return self._by_row(values, kind)
+
+    def fitted_values(self, kind: str = "mean") -> Any:
+        """Fitted mean μ (``kind="mean"``) or linear predictor η (``"linear"``) of each row.
+
+        Returns
+        -------
+        pandas.Series or ndarray of shape (n_fitted_rows,)
+            Labelled by row as :meth:`residuals` is.
+        """
+        if kind not in ("mean", "linear"):
+            raise InvalidParameterError(
+                f"kind={kind!r} is not accepted; use 'mean' (mu = g^-1(eta)) or 'linear' (eta)."
+            )
+        design, coef, _ = self._fitted_parts("fitted_values()")
+        rows = residuals_mod.row_fit(self.family_, design, coef)
+        return self._by_row(rows.mu if kind == "mean" else rows.eta, kind)
+
+    def working_weights(self) -> Any:
+        """IRLS working weights W = w (dμ/dη)² / V(μ) of each row at the solution.
+
+        Returns
+        -------
+        pandas.Series or ndarray of shape (n_fitted_rows,)
+            Labelled by row as :meth:`residuals` is.
+        """
+        design, coef, _ = self._fitted_parts("working_weights()")
+        rows = residuals_mod.row_fit(self.family_, design, coef)
+        return self._by_row(rows.work_weights, "working_weights")
+
+    def hat_values(self) -> Any:
+        """Leverage h of each row: the diagonal of the IRLS hat matrix (``influence()["hat"]``).
+
+        Returns
+        -------
+        pandas.Series or ndarray of shape (n_fitted_rows,)
+            Labelled by row as :meth:`residuals` is.
+        """
+        design, coef, fisher = self._fitted_parts("hat_values()")
+        rows = residuals_mod.row_fit(self.family_, design, coef)
+        h = residuals_mod.leverage(design.X, rows.work_weights, fisher)
+        return self._by_row(h, "hat")
 
     def influence(self) -> pd.DataFrame:
         """Leverage and influence of each training row, without forming the n × n hat matrix.
@@ -139,14 +197,15 @@ class PostFitMixin(PredictionMixin):
         Returns
         -------
         pandas.DataFrame
-            One row per training observation; columns ``hat`` (leverage of the IRLS weighted
-            design), ``cooks_distance``, ``studentized_deviance``, ``studentized_pearson``
-            and ``dfbeta_<term>`` (one-step β̂ - β̂₍₋ᵢ₎, NaN for aliased terms). Definitions in
+            One row per training observation, indexed by the rows' labels when ``fit`` was
+            given a DataFrame; columns ``hat`` (leverage of the IRLS weighted design),
+            ``cooks_distance``, ``studentized_deviance``, ``studentized_pearson`` and
+            ``dfbeta_<term>`` (one-step β̂ - β̂₍₋ᵢ₎, NaN for aliased terms). Definitions in
             :mod:`newtonglm.inference.residuals`; all from the expected information, as R's
             ``influence.measures`` and statsmodels' ``get_influence(observed=False)``.
         """
-        design, coef, fisher = self._fitted_parts()
-        return residuals_mod.influence(
+        design, coef, fisher = self._fitted_parts("influence()")
+        frame = residuals_mod.influence(
             self.family_,
             design,
             coef,
@@ -155,6 +214,10 @@ class PostFitMixin(PredictionMixin):
             self.term_names_,
             self.result_.kept,
         )
+        labels = self._row_labels()
+        if labels is not None:
+            frame.index = labels
+        return frame
 
     def wald_test(self, hypothesis: str | list[str]) -> HypothesisTestResult:
         """Wald test of linear hypotheses on named terms, e.g. ``"x1 = 0, x2 = x3"``.
@@ -204,13 +267,40 @@ class PostFitMixin(PredictionMixin):
             table=self.coef_table(alpha),
         )
 
-    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
-        """Fraction of deviance explained, D² = 1 - D(y, mu) / D(y, mean(y))."""
+    def score(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        offset: Any = None,
+        exposure: Any = None,
+    ) -> float:
+        """Fraction of deviance explained, D² = 1 - D(y, μ) / D(y, mean(y)), on ``X``'s rows.
+
+        μ is ``predict_mean`` of the rows scored, offset included: a formula model computes
+        the offset of ``X`` as at fit time (its ``offset(...)`` terms and remembered offset /
+        exposure columns); ``offset`` and ``exposure`` give it for arrays. ``y`` defaults to
+        the formula's response in ``X``. The null model is the weighted mean of ``y``, as in
+        scikit-learn's ``d2_tweedie_score`` (an offset is not part of it).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            Rows to score.
+        y : array-like of shape (n_samples,), optional
+            Their response (needed without a formula).
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows in the two deviances.
+        offset, exposure : array-like of shape (n_samples,) or str, optional
+            The rows' offset, or exposure (log taken), as for ``predict``.
+
+        Returns
+        -------
+        float
+        """
         check_is_fitted(self, "coef_")
-        if self.formula is not None:
-            y = formula_mod.build(self.formula, X, fit_intercept=self.fit_intercept).y
-        y = as_vector(y, "y")
-        mu = self.predict_mean(X)
+        y = as_vector(response_of(self, X, y), "y")
+        mu = self.predict_mean(X, offset, exposure=exposure)
         w = np.ones_like(y) if sample_weight is None else as_vector(sample_weight, "sample_weight")
         fam = self.family_
         null_mu = np.full_like(y, float(w @ y) / float(w.sum()))

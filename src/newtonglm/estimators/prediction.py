@@ -30,42 +30,54 @@ class PredictionMixin:
     family_: Any
     model_spec_: Any
 
-    def _linear_predictor(self, X: Any, offset: Any = None) -> FloatArray:
+    def _linear_predictor(self, X: Any, offset: Any = None, exposure: Any = None) -> FloatArray:
         check_is_fitted(self, "coef_")
         full = np.nan_to_num(self.inference_.coef)  # aliased (NaN) coefficients count as 0
         if is_dask(X, offset):  # a lazy Dask array (or Series, for a Dask DataFrame)
+            if exposure is not None:
+                raise InvalidParameterError(
+                    "exposure= is not taken with Dask inputs; pass offset=np.log(exposure) "
+                    "(a Dask array or Series) instead."
+                )
             from ..dask import predict as dask_predict
 
             implicit = self.model_spec_ is None and self.result_.design.intercept_index is not None
             return dask_predict.predict_linear(  # type: ignore[no-any-return]
                 X, offset, full, implicit, self.model_spec_
             )
-        Xd, offs = new_design(self, X, offset)
+        Xd, offs = new_design(self, X, offset, exposure)
         return linear_predictor(Xd, full, offs)
 
-    def predict_linear(self, X: Any, offset: Any = None) -> FloatArray:
-        """Linear predictor eta = X coef + offset for new data."""
-        return self._linear_predictor(X, offset)
+    def predict_linear(self, X: Any, offset: Any = None, *, exposure: Any = None) -> FloatArray:
+        """Linear predictor eta = X coef + offset for new data.
 
-    def predict_mean(self, X: Any, offset: Any = None) -> FloatArray:
-        """Fitted mean mu = g⁻¹(eta) for new data."""
-        eta = self._linear_predictor(X, offset)
+        A formula model adds the offset of the new rows as at fit time (its ``offset(...)``
+        terms and the offset / exposure columns it was fitted with); ``offset`` and
+        ``exposure`` (log taken) give it for arrays, or replace the remembered columns.
+        """
+        return self._linear_predictor(X, offset, exposure)
+
+    def predict_mean(self, X: Any, offset: Any = None, *, exposure: Any = None) -> FloatArray:
+        """Fitted mean mu = g⁻¹(eta) for new data (offsets as for ``predict_linear``)."""
+        eta = self._linear_predictor(X, offset, exposure)
         if is_dask(eta):
             from ..dask import predict as dask_predict
 
             return dask_predict.apply(eta, self.family_.link.inverse)  # type: ignore[no-any-return]
         return np.asarray(self.family_.link.inverse(eta))
 
-    def _predict_kind(self, X: Any, offset: Any, kind: str) -> FloatArray:
+    def _predict_kind(self, X: Any, offset: Any, kind: str, exposure: Any = None) -> FloatArray:
         if kind == "mean":
-            return self.predict_mean(X, offset)
+            return self.predict_mean(X, offset, exposure=exposure)
         if kind == "linear":
-            return self.predict_linear(X, offset)
+            return self.predict_linear(X, offset, exposure=exposure)
         raise InvalidParameterError(
             f"kind={kind!r} is not accepted; use 'mean' (mu = g^-1(eta)) or 'linear' (eta)."
         )
 
-    def predict_interval(self, X: Any, offset: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+    def predict_interval(
+        self, X: Any, offset: Any = None, alpha: float = 0.05, *, exposure: Any = None
+    ) -> pd.DataFrame:
         """Predictions with standard errors and (1 - alpha) confidence intervals.
 
         On the link scale, ``linear = xᵀβ + offset`` with ``linear_se = √(xᵀ V x)`` (V the
@@ -79,9 +91,12 @@ class PredictionMixin:
         X : array-like or DataFrame
             New data, as for ``predict`` (with a formula, a DataFrame through the fitted spec).
         offset : array-like of shape (n_samples,) or str, optional
-            Offset of the new rows (e.g. log exposure).
+            Offset of the new rows (e.g. log exposure); a formula model computes it from the
+            new data as at fit time when None.
         alpha : float, default=0.05
             One minus the confidence level.
+        exposure : array-like of shape (n_samples,) or str, optional
+            Exposure of the new rows (log taken, added to the offset).
 
         Returns
         -------
@@ -91,7 +106,7 @@ class PredictionMixin:
         """
         check_is_fitted(self, "coef_")
         check_alpha(alpha)
-        Xd, offs = new_design(self, X, offset)
+        Xd, offs = new_design(self, X, offset, exposure)
         kept = list(self.result_.kept)
         Xk = as_matrix(Xd).take_columns(kept)
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(Xd.shape[0])

@@ -15,11 +15,38 @@ import numpy as np
 from .._typing import FloatArray
 from ..design.base import Design
 from ..engine.objective import Evaluation
+from ..exceptions import DataRemovedError
 from ..families import Family
 from ..inference.compute import Inference
 from ..solvers import IterationRecord, StopReason
 
-__all__ = ["GLMFit"]
+__all__ = ["GLMFit", "NO_DATA_MESSAGE"]
+
+#: What every per-row statistic says once the training data are gone.
+NO_DATA_MESSAGE = (
+    "{what} needs the training data, which this model no longer holds (it was unpickled "
+    "from a model fitted with keep_data=False, the default, or remove_data() was called); "
+    "refit, or fit with keep_data=True before pickling."
+)
+
+
+class _RemovedMatrix:
+    """Stands in for a design matrix whose rows were removed: its shape, and nothing else."""
+
+    __slots__ = ("shape", "in_memory")
+
+    def __init__(self, shape: tuple[int, int], in_memory: bool) -> None:
+        self.shape = shape
+        self.in_memory = in_memory
+
+    def __getattr__(self, name: str) -> object:
+        raise DataRemovedError(NO_DATA_MESSAGE.format(what="this statistic"))
+
+    def __getstate__(self) -> tuple[tuple[int, int], bool]:
+        return self.shape, self.in_memory
+
+    def __setstate__(self, state: tuple[tuple[int, int], bool]) -> None:
+        self.shape, self.in_memory = state
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +99,37 @@ class GLMFit:
     def fitted_design(self) -> Design:
         """The design on the fitted (non-aliased) columns, as ``final`` was evaluated on."""
         return self.design.take_columns(self.kept)
+
+    @property
+    def has_data(self) -> bool:
+        """Whether the training rows are still held (per-row statistics need them)."""
+        return not isinstance(self.design.X, _RemovedMatrix)
+
+    def require_data(self, what: str) -> None:
+        """Raise :class:`~newtonglm.exceptions.DataRemovedError` when the rows are gone."""
+        if not self.has_data:
+            raise DataRemovedError(NO_DATA_MESSAGE.format(what=what))
+
+    def without_data(self) -> GLMFit:
+        """The same fit without its training rows: what prediction and the summary need.
+
+        The design keeps its names, intercept position, shape and drop count; the matrix,
+        response, weights, offset, row mask, the solution's per-row working weights and the
+        cluster codes go, so the fit's size no longer grows with the number of rows.
+        """
+        if not self.has_data:
+            return self
+        empty = np.empty(0)
+        design = dataclasses.replace(
+            self.design,
+            X=_RemovedMatrix(tuple(self.design.X.shape), bool(self.design.X.in_memory)),
+            y=empty,
+            weights=empty,
+            offset=None,
+            kept_rows=None,
+        )
+        final = dataclasses.replace(self.final, work_weights=None)
+        return dataclasses.replace(self, design=design, final=final, groups=None)
 
     def with_inference(self, inference: Inference, groups: np.ndarray | None) -> GLMFit:
         """The same fit with another covariance (``with_cov``), nothing refitted."""
