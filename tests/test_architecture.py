@@ -28,7 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"fitting"},
         {"analysis"},
         {"estimators"},
-        {"cli", "cli_input", "demo", "__main__", "__init__"},
+        {"cli", "cli_input", "cli_messages", "demo", "__main__", "__init__"},
     )
 )
 #: The only package outside ``dask`` that may import it, and only inside functions.

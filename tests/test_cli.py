@@ -141,7 +141,7 @@ def test_cli_hc_types_equal_the_estimator(capsys, cov_type):
     [
         (["--cov-type", "cluster"], "--cov-type cluster needs --groups COL"),
         (["--groups", "district"], "--groups is used only with --cov-type cluster"),
-        (["--cov-type", "cluster", "--groups", "nope"], "groups='nope' names no column"),
+        (["--cov-type", "cluster", "--groups", "nope"], "--groups column 'nope' is not in"),
     ],
 )
 def test_cli_groups_errors_are_one_line(capsys, flags, message):
@@ -283,6 +283,10 @@ MALFORMED = {
         r"column 'x' is numeric but line 3 holds 'abc' \(1 such cells\)",
     ),
     "a formula column missing": (b"y,z\n1,2\n0,3\n", r"names column\(s\) \['x'\] that are not"),
+    "a field too large for csv": (
+        b'y,x\n0,1\n1,"' + b"a" * 200_000 + b'"\n',
+        r"line 3 cannot be read as CSV with delimiter ',': field larger than field limit",
+    ),
 }
 
 
@@ -312,7 +316,10 @@ def test_cli_missing_drop_reads_stray_text_as_missing_and_counts_it(tmp_path, ca
     code = main(["fit", str(path), "--formula", "y ~ x", "--missing", "drop", "--json"])
     captured = capsys.readouterr()
     assert code == 0
-    assert "1 cells of numeric columns held text and were read as missing" in captured.err
+    assert captured.err == (
+        "newtonglm: warning: --missing drop: column 'x' is numeric but 1 cell held text "
+        "(first 'abc' at line 6); read as missing.\n"
+    )
     result = json.loads(captured.out)
     assert result["n_dropped"] == 1 and result["n_obs"] == 39
     assert "x" in result["coefficients"] and "x[T.abc]" not in result["coefficients"]
@@ -329,3 +336,348 @@ def test_cli_reads_standard_input_and_another_delimiter(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "binomial/logit" in proc.stdout
+
+
+# -- helpers for the hand-written CSV files below ---------------------------------------------
+
+
+def write_csv(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+SEPARATED = "y,x\n0,1\n0,2\n0,3\n1,4\n1,5\n1,6\n"
+SEPARATED_MESSAGE = (
+    "the data are (quasi-)completely separated by column(s) ['x'] (5 rows fitted at "
+    "probability 0 or 1: lines 2, 3, 5, 6, 7): the maximum-likelihood estimate does not exist "
+    "and the reported coefficients and standard errors are meaningless. Remove or merge those "
+    "columns, or use penalised (Firth) regression."
+)
+COUNTS = "y,x\n1,0.5\n0,1.0\n2,1.5\n1,2.0\n4,2.5\n3,3.0\n6,3.5\n5,4.0\n"
+
+
+# -- item 4: text in a numeric column, named with its value and CSV line ------------------------
+
+
+def test_cli_text_in_numeric_column_names_column_value_and_line(tmp_path, capsys):
+    path = write_csv(tmp_path, "y,x\n0,1.5\n1,2.5\n0,abc\n1,0.5\n")
+    code, out, err = run_cli(capsys, "fit", path, "--formula", "y ~ x")
+    assert code == 2 and out == ""
+    assert err == (
+        "newtonglm: error: column 'x' is numeric but line 4 holds 'abc' (1 such cells); "
+        "correct it, or pass --missing drop to treat such cells as missing.\n"
+    )
+
+
+def test_cli_text_cell_line_counts_quoted_line_breaks_and_blank_lines(tmp_path, capsys):
+    # Line 2-3: one record whose quoted field spans two lines; line 4 blank; 'abc' on line 5.
+    text = 'y,x,note\n0,1,"two\nlines"\n\n1,abc,c\n0,2,d\n1,3,e\n'
+    path = write_csv(tmp_path, text)
+    code, _, err = run_cli(capsys, "fit", path, "--formula", "y ~ x")
+    assert code == 2
+    assert err.startswith("newtonglm: error: column 'x' is numeric but line 5 holds 'abc' ")
+    ragged = write_csv(tmp_path, 'y,x,note\n0,1,"two\nlines"\n1,2\n', "ragged.csv")
+    code, _, err = run_cli(capsys, "fit", ragged, "--formula", "y ~ x")
+    assert code == 2
+    assert err == (
+        f"newtonglm: error: {ragged!r} line 4 has 2 fields but the header has 3; every row "
+        "needs one value per column (empty for missing).\n"
+    )
+
+
+def test_cli_missing_drop_counts_text_cells_and_keeps_column_numeric(tmp_path, capsys):
+    text = 'y,x,note\n0,1,"two\nlines"\n\n1,abc,c\n0,2,d\n1,3,e\n0,2.5,f\n1,1.5,g\n'
+    path = write_csv(tmp_path, text)
+    code, out, err = run_cli(
+        capsys, "fit", path, "--formula", "y ~ x", "--missing", "drop", "--json"
+    )
+    assert code == 0
+    message = (
+        "--missing drop: column 'x' is numeric but 1 cell held text (first 'abc' at line 5); "
+        "read as missing."
+    )
+    assert err == f"newtonglm: warning: {message}\n"
+    result = json.loads(out)
+    assert list(result["coefficients"]) == ["Intercept", "x"]  # x is not one-hot encoded
+    assert result["n_dropped"] == 1 and result["n_obs"] == 5
+    assert result["warnings"] == [{"category": "DataWarning", "message": message}]
+
+
+@pytest.mark.parametrize(
+    "content,flags,message",
+    [
+        (b"y,x,x\n0,1,2\n1,2,3\n", [], r"names column\(s\) \['x'\] more than once"),
+        (b"y,x\n0,1\n1,2\n", ["--sep", ";;"], r"--sep ';;' is not one character"),
+        (b"y\tx\n0\t1\n1\t2\n", [], r"is it separated by '\\t'\? Pass --sep tab\."),
+    ],
+    ids=["repeated column", "long delimiter", "tab-separated"],
+)
+def test_cli_header_and_delimiter_errors_are_one_line(tmp_path, capsys, content, flags, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    code, _, err = run_cli(capsys, "fit", str(path), "--formula", "y ~ x", *flags)
+    assert code == 2 and err.count("\n") == 1
+    assert re.search(message, err), err
+
+
+def test_cli_reads_a_byte_order_mark_and_tab_from_standard_input(tmp_path):
+    rows = ["y\tx"] + [f"{i % 2}\t{(i * 7) % 5 - 2 + 0.5 * (i % 3)}" for i in range(40)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "newtonglm", "fit", "-", "--sep", "tab", "--formula", "y ~ x"],
+        input=("\ufeff" + "\n".join(rows) + "\n").encode("utf-8"),
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b"binomial/logit" in proc.stdout
+
+
+# -- item 13: the library's messages in the command line's words --------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,flags,message",
+    [
+        (
+            "y,x\n0,1\n,2\n1,3\n0,4\n1,5\n",
+            [],
+            "data contains NaN, None or inf in 1 of 5 rows, in columns 'y' (1 rows). Clean "
+            "them, or pass --missing drop to drop those rows.",
+        ),
+        (
+            "y,x,z\n0,1,2\n1,2,4\n0,3,6\n1,4,8\n1,2,4\n0,5,10\n",
+            ["--formula", "y ~ x + z"],
+            "the design matrix is rank deficient (rank 2 < 3 columns, 6 rows): column(s) ['z'] "
+            "are linear combinations of earlier columns. Remove them, or pass "
+            "--on-rank-deficient drop to drop them as R does.",
+        ),
+        (
+            "y,x,hours\n1,1,2\n2,2,0\n1,3,1\n4,4,-1\n",
+            ["--family", "poisson", "--exposure", "hours"],
+            "--exposure 'hours' must be > 0; 2 of 4 values are not (first at line 3); drop "
+            "those rows or pass --offset COL instead.",
+        ),
+        (
+            "y,x,w\n0,1,1\n1,2,1\n0,3,-2\n1,4,1\n0,2,1\n",
+            ["--weights", "w"],
+            "--weights 'w' must be >= 0; 1 of 5 weights are negative (first at line 4).",
+        ),
+        (
+            "y,x\n0,1\n1,2\n",
+            ["--family", "binomial", "--separation", "drop"],
+            "--separation drop applies to Poisson fits (counts of 0 fitted at mean 0); for a "
+            "separated binomial fit use --separation warn and remove or merge the columns.",
+        ),
+    ],
+    ids=["NaN in y", "rank deficient", "exposure <= 0", "negative weights", "separation drop"],
+)
+def test_cli_library_errors_speak_flags_and_lines(tmp_path, capsys, text, flags, message):
+    path = write_csv(tmp_path, text)
+    args = ["fit", path, *flags] + ([] if "--formula" in flags else ["--formula", "y ~ x"])
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert err == f"newtonglm: error: {message}\n"
+
+
+def test_cli_poisson_non_integer_counts_warning_speaks_flags_and_lines(tmp_path, capsys):
+    path = write_csv(tmp_path, "y,x\n1,1\n2,2\n1.5,3\n4,4\n3,5\n")
+    code, out, err = run_cli(
+        capsys, "fit", path, "--formula", "y ~ x", "--family", "poisson", "--json"
+    )
+    message = (
+        "--family poisson with non-integer response: 1 values of 'y' are not whole numbers "
+        "(first at line 4); the coefficients are the quasi-likelihood ones, but the "
+        "log-likelihood, AIC and BIC are not a likelihood's. For rates use an offset or "
+        "exposure; otherwise --scale X2 (quasi-Poisson) for the standard errors."
+    )
+    assert code == 0
+    assert err == f"newtonglm: warning: {message}\n"
+    assert json.loads(out)["warnings"] == [{"category": "DataWarning", "message": message}]
+
+
+def test_cli_rank_deficient_drop_warns_in_cli_words(tmp_path, capsys):
+    path = write_csv(tmp_path, "y,x,z\n0,1,2\n1,2,4\n0,3,6\n1,4,8\n1,2,4\n0,5,10\n")
+    args = ["fit", path, "--formula", "y ~ x + z", "--on-rank-deficient", "drop", "--json"]
+    code, out, err = run_cli(capsys, *args)
+    message = (
+        "column(s) ['z'] are aliased (linear combinations of earlier columns) and were "
+        "dropped; their coefficients and standard errors are NaN."
+    )
+    assert code == 0 and err == f"newtonglm: warning: {message}\n"
+    result = json.loads(out)
+    assert result["warnings"] == [{"category": "RankDeficientWarning", "message": message}]
+    assert result["coefficients"]["z"]["coef"] is None
+
+
+def test_cli_poisson_separation_rows_are_lines_and_flag_drops_them(tmp_path, capsys):
+    path = write_csv(tmp_path, "y,g\n0,a\n0,a\n1,b\n3,b\n2,c\n4,c\n")
+    args = ["fit", path, "--formula", "y ~ C(g)", "--family", "poisson", "--json"]
+    code, out, err = run_cli(capsys, *args)
+    assert code == 3
+    assert err == (
+        "newtonglm: warning: the Poisson maximum-likelihood estimate does not exist: 2 rows "
+        "with count 0 (lines 2, 3) can be fitted with mean 0 along column(s) ['C(g)[T.b]', "
+        "'C(g)[T.c]'], whose coefficients go to -inf; the reported coefficients and standard "
+        "errors of those columns are meaningless. Pass --separation drop to drop those rows "
+        "and the coefficients only they identify (as pyfixest and ppmlhdfe do), or merge or "
+        "remove the columns.\n"
+    )
+    code, out, err = run_cli(capsys, *args, "--separation", "drop")
+    assert code == 0
+    assert err == (
+        "newtonglm: warning: --separation drop dropped 2 rows with count 0 that columns "
+        "['C(g)[T.b]', 'C(g)[T.c]'] fit at mean 0 (lines 2, 3); coefficients only they "
+        "identified are NaN.\n"
+    )
+    assert json.loads(out)["warnings"][0]["category"] == "PoissonSeparationWarning"
+
+
+def test_cli_summary_notes_speak_lines(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "fit", write_csv(tmp_path, SEPARATED), "--formula", "y ~ x")
+    assert code == 3
+    assert f"Note: {SEPARATED_MESSAGE}" in out and "rows 0, 1" not in out
+
+
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        (
+            "newton solver did not converge: reached max_iter after 1 iterations (tol=1e-08). "
+            "Increase max_iter, loosen tol, or try another solver.",
+            "newton solver did not converge: reached --max-iter after 1 iterations (--tol "
+            "1e-08). Increase --max-iter, loosen --tol, or try another solver.",
+        ),
+        (
+            "input holds NaN in 'sample_weight' (2 rows), 'offset' (1 rows); pass missing='drop'",
+            "input holds NaN in 'n' (2 rows), 'hours' (1 rows); pass --missing drop",
+        ),
+        (
+            "proportions with sample_weight = trials (first at row 0); groups has no label in "
+            "rows [3, 7]; Use a smaller learning_rate (solver='gd'); (cov_type/scale)",
+            "proportions with --weights 'n' = trials (first at line 2); --groups 'firm' has no "
+            "label in lines [5, 9]; Use a smaller --learning-rate (--solver gd); "
+            "(--cov-type/--scale)",
+        ),
+        (
+            "column 'tol' at row 3 of 'row 5', \"it's row 1\", scale='X2', a likelihood's row 1",
+            "column 'tol' at line 5 of 'row 5', \"it's row 1\", --scale X2, a likelihood's line 3",
+        ),
+        (
+            "formula='y ~ C(g)' names column(s) ['g'] that are not in the data",
+            "--formula 'y ~ C(g)' names column(s) ['g'] that are not in the data",
+        ),
+    ],
+    ids=["convergence", "column roles", "params and rows", "quoted text untouched", "formula"],
+)
+def test_cli_translate_rewrites_parameters_and_rows_only(message, expected):
+    from newtonglm.cli_messages import Context, translate
+
+    ctx = Context(weights="n", exposure="hours", groups="firm")
+    assert translate(message, ctx) == expected
+    assert translate(expected, ctx) == expected  # already in the command line's words
+
+
+def test_cli_translate_uses_the_lines_of_the_file():
+    from newtonglm.cli_messages import Context, translate
+
+    ctx = Context(lines=(2, 4, 7))
+    translated = translate("rows 0, 1, 2, 3 (first at row 2)", ctx)
+    assert translated == "lines 2, 4, 7, 5 (first at line 7)"
+
+
+# -- item 14: flags, exit status, JSON ----------------------------------------------------------
+
+
+def test_cli_version_prints_name_and_version(capsys):
+    import newtonglm
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"newtonglm {newtonglm.__version__}\n"
+
+
+def test_cli_help_documents_exit_status(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit status:\n  0  the fit converged (or --allow-warnings was given)\n" in out
+    assert "  2  bad input or usage" in out and "  3  the fit did not converge" in out
+
+
+def test_cli_separated_binomial_exits_3_unless_allow_warnings(tmp_path, capsys):
+    path = write_csv(tmp_path, SEPARATED)
+    code, out, err = run_cli(capsys, "fit", path, "--formula", "y ~ x", "--json")
+    assert code == 3
+    assert err == f"newtonglm: warning: {SEPARATED_MESSAGE}\n"
+    result = json.loads(out)
+    assert result["converged"] is False
+    assert result["warnings"] == [
+        {"category": "PerfectSeparationWarning", "message": SEPARATED_MESSAGE}
+    ]
+    code, out, err = run_cli(capsys, "fit", path, "--formula", "y ~ x", "--allow-warnings")
+    assert code == 0 and "Converged:" in out and err == f"newtonglm: warning: {SEPARATED_MESSAGE}\n"
+
+
+def test_cli_max_iter_exits_3_with_stop_reason(tmp_path, capsys):
+    path = write_csv(tmp_path, COUNTS)
+    args = ["fit", path, "--formula", "y ~ x", "--family", "poisson", "--json"]
+    code, out, err = run_cli(capsys, *args, "--max-iter", "1", "--tol", "1e-10")
+    assert code == 3
+    message = (
+        "newton solver did not converge: reached --max-iter after 1 iterations (--tol 1e-10). "
+        "Increase --max-iter, loosen --tol, or try another solver; check the data for extreme "
+        "values."
+    )
+    assert err == f"newtonglm: warning: {message}\n"
+    result = json.loads(out)
+    assert result["stop_reason"] == "reached max_iter"
+    assert result["n_iter"] == 1 and result["converged"] is False
+    assert result["warnings"] == [{"category": "ConvergenceWarning", "message": message}]
+
+
+def test_cli_clean_fit_has_no_warnings_and_exits_0(tmp_path, capsys):
+    path = write_csv(tmp_path, COUNTS)
+    code, out, err = run_cli(
+        capsys, "fit", path, "--formula", "y ~ x", "--family", "poisson", "--json"
+    )
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["warnings"] == [] and result["converged"] is True
+    assert result["stop_reason"] == "relative deviance change (and Newton decrement) below tol"
+    assert 1 <= result["n_iter"] <= 10
+
+
+def test_cli_passes_the_exposure_column_to_the_model(tmp_path, capsys, monkeypatch):
+    import newtonglm.cli as cli
+
+    seen = {}
+    fit = cli.GLM.fit
+
+    def spy(self, X, y=None, **kwargs):
+        seen.update(kwargs)
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(cli.GLM, "fit", spy)
+    path = write_csv(tmp_path, "y,x,t\n1,0.5,2\n0,1.0,1\n2,1.5,3\n1,2.0,1\n4,2.5,2\n3,3.0,2\n")
+    code, out, _ = run_cli(
+        capsys, "fit", path, "--formula", "y ~ x", "--family", "poisson", "--exposure", "t"
+    )
+    assert code == 0 and seen["exposure"] == "t" and seen["offset"] is None
+
+
+def test_cli_scale_takes_a_number(tmp_path, capsys):
+    path = write_csv(tmp_path, COUNTS)
+    args = ["fit", path, "--formula", "y ~ x", "--family", "poisson", "--json", "--scale", "2"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0
+    result = json.loads(out)
+    assert result["scale"] == 2.0 and result["scale_method"] == "given"

@@ -14,6 +14,7 @@ from . import datasets
 from .analysis.compare import anova, lr_test
 from .analysis.plotting import plot_convergence, plot_diagnostics  # matplotlib only when called
 from .analysis.solver_comparison import compare_solvers
+from .analysis.versions import show_versions
 from .estimators import GLM, LogisticRegression, PoissonRegression
 from .exceptions import ConvergenceWarning, PerfectSeparationWarning
 from .families import (
@@ -55,4 +56,5 @@ __all__ = [
     "lr_test",
     "plot_convergence",
     "plot_diagnostics",
+    "show_versions",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "NewtonGLMError",
     "NonNestedModelsError",
     "PerfectSeparationWarning",
+    "PerformanceWarning",
     "PoissonSeparationWarning",
     "RankDeficientError",
     "RankDeficientWarning",
@@ -150,3 +151,7 @@ class CovarianceWarning(RuntimeWarning):
 
 class DataWarning(RuntimeWarning):
     """The data are accepted but something about them changes what the results mean."""
+
+
+class PerformanceWarning(RuntimeWarning):
+    """The results are right but slower than they should be (the compiled kernel is missing)."""

@@ -321,3 +321,31 @@ def test_distributed_fit_survives_a_killed_worker(tmp_path: Path) -> None:
     assert killed in before and killed not in after
     assert int(Path(counter).read_text()) > 4  # chunk 1 was recomputed after the kill
     _assert_same_fit(a, b)
+
+
+def test_dask_formula_model_remembers_its_offset_column() -> None:
+    df = _frame()
+    ddf = dd.from_pandas(df, npartitions=3)
+    formula = "count ~ x + C(g)"
+    on_dask = PoissonRegression(formula=formula).fit(ddf, offset="log_expo")
+    in_memory = PoissonRegression(formula=formula).fit(df, offset="log_expo")
+    expected = in_memory.predict(df)
+    np.testing.assert_allclose(on_dask.predict(ddf).compute(), expected, rtol=1e-10)
+    np.testing.assert_allclose(in_memory.predict(ddf).compute(), expected, rtol=1e-12)
+
+
+def test_pandas_fitted_offset_terms_and_exposure_predict_on_dask() -> None:
+    df = _frame().assign(expo=lambda d: np.exp(d["log_expo"]))
+    ddf = dd.from_pandas(df, npartitions=3)
+    by_term = PoissonRegression(formula="count ~ x + offset(np.log(expo))").fit(df)
+    by_exposure = PoissonRegression(formula="count ~ x").fit(df, exposure="expo")
+    for model in (by_term, by_exposure):
+        np.testing.assert_allclose(model.predict(ddf).compute(), model.predict(df), rtol=1e-12)
+
+
+def test_dask_refuses_offset_terms_and_exposure_in_words() -> None:
+    ddf = dd.from_pandas(_frame().assign(expo=1.0), npartitions=2)
+    with pytest.raises(InvalidParameterError, match=r"offset\(\.\.\.\) terms are not evaluated"):
+        PoissonRegression(formula="count ~ x + offset(np.log(expo))").fit(ddf)
+    with pytest.raises(InvalidParameterError, match=r"^exposure= is not taken with Dask inputs"):
+        PoissonRegression(formula="count ~ x").fit(ddf, exposure="expo")

@@ -18,6 +18,7 @@ from formulaic import ModelSpec
 from .._typing import FloatArray
 from ..design.formula import transform
 from ..design.matrix import DenseMatrix
+from ..design.offsets import OffsetSpec
 from ..exceptions import InvalidInputError, InvalidParameterError, ShapeMismatchError
 from ..families import Family
 
@@ -29,26 +30,56 @@ def _eta_block(xb: Any, coef: FloatArray, intercept: bool) -> FloatArray:
 
 
 def _eta_frame(
-    frame: pd.DataFrame, spec: ModelSpec, coef: FloatArray, offset_col: str | None
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    coef: FloatArray,
+    offsets: OffsetSpec,
+    offset_col: str | None,
+    exposure_col: str | None,
 ) -> pd.Series:
     eta = transform(spec, frame) @ coef
-    if offset_col is not None:
-        eta = eta + frame[offset_col].to_numpy(dtype=np.float64)
+    offs = offsets.offset(frame, given=offset_col, exposure=exposure_col)
+    if offs is not None:
+        eta = eta + offs
     return pd.Series(eta, index=frame.index, dtype=np.float64)
 
 
 def predict_linear(
-    X: Any, offset: Any, coef: FloatArray, intercept: bool, spec: ModelSpec | None
+    X: Any,
+    offset: Any,
+    coef: FloatArray,
+    intercept: bool,
+    spec: ModelSpec | None,
+    offsets: OffsetSpec | None = None,
+    exposure: Any = None,
 ) -> Any:
-    """Lazy eta = X coef + offset: a Dask array for a Dask array, a Dask Series for a frame."""
+    """Lazy eta = X coef + offset: a Dask array for a Dask array, a Dask Series for a frame.
+
+    A formula model's offset is computed partition by partition as at fit time
+    (``offsets``: its ``offset(...)`` terms and remembered columns); ``offset`` and
+    ``exposure`` name columns of the Dask DataFrame that replace the remembered ones.
+    """
     if spec is not None:
         if not hasattr(X, "map_partitions"):
             raise InvalidInputError(
                 "this model was fitted with a formula; pass a Dask DataFrame to predict."
             )
-        if offset is not None and not isinstance(offset, str):
-            raise InvalidInputError("with a Dask DataFrame, offset must name a column of it.")
-        return X.map_partitions(_eta_frame, spec, coef, offset, meta=pd.Series(dtype=np.float64))
+        for label, value in (("offset", offset), ("exposure", exposure)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidInputError(f"with a Dask DataFrame, {label} must name a column of it.")
+        return X.map_partitions(
+            _eta_frame,
+            spec,
+            coef,
+            offsets or OffsetSpec(),
+            offset,
+            exposure,
+            meta=pd.Series(dtype=np.float64),
+        )
+    if exposure is not None:
+        raise InvalidInputError(
+            "exposure= is not taken with Dask arrays; pass offset=np.log(exposure) instead."
+        )
     if hasattr(X, "to_dask_array"):
         X = X.to_dask_array(lengths=True)
     X = da.asarray(X).rechunk({1: -1})

@@ -11,8 +11,9 @@ from sklearn.utils.multiclass import type_of_target
 from .._typing import FloatArray
 from ..exceptions import InvalidResponseError
 from .base import Design
+from .validate import as_vector
 
-__all__ = ["check_both_classes", "encode_binary"]
+__all__ = ["check_both_classes", "encode_binary", "numeric_response"]
 
 
 def encode_binary(y: Any, name: str) -> tuple[FloatArray, np.ndarray]:
@@ -69,3 +70,28 @@ def check_both_classes(design: Design, classes: np.ndarray) -> None:
                 f"LogisticRegression needs both classes among rows with positive "
                 f"sample_weight; class {label!r} has none, so only one class is left."
             )
+
+
+def numeric_response(y: Any, name: str, family: str) -> FloatArray:
+    """The response of a GLM as float64; text labels are refused with what to do instead."""
+    values = np.asarray(y)
+    if values.dtype.kind == "O" and values.size == len(values):  # numbers stored as objects
+        try:
+            return as_vector(pd.to_numeric(values.ravel(), errors="raise"), name)
+        except (TypeError, ValueError):
+            pass
+    if values.dtype.kind in "OUSTa" or isinstance(getattr(y, "dtype", None), pd.StringDtype):
+        present = pd.unique(values[~np.asarray(pd.isna(values), dtype=bool)].ravel())
+        labels = ", ".join(repr(v) for v in present[:3])
+        if family == "binomial" and len(present) == 2:
+            first, second = sorted(str(v) for v in present)
+            raise InvalidResponseError(
+                f"{name!r} holds the labels {labels}, but GLM(family='binomial') needs 0/1 or "
+                f"proportions: use LogisticRegression (any two labels; here P({second!r}) is "
+                f"modelled), or code the response as 0/1, e.g. ({name} == {second!r})."
+            )
+        raise InvalidResponseError(
+            f"{name!r} holds text ({labels}{', ...' if len(present) > 3 else ''}) but "
+            f"family={family!r} needs numbers; convert it to numbers first."
+        )
+    return as_vector(values, name)

@@ -39,7 +39,7 @@ MAX_WEIGHT = 1e150
 #: Rows per piece of the compiled row scan (pieces are split over the kernel's threads).
 _SCAN_ROWS = 65536
 
-__all__ = ["as_vector", "finalize", "nonfinite_rows", "require_finite_x"]
+__all__ = ["as_vector", "finalize", "input_row", "nonfinite_rows", "require_finite_x"]
 
 
 def as_vector(values: object, name: str) -> FloatArray:
@@ -55,6 +55,11 @@ def as_vector(values: object, name: str) -> FloatArray:
         return np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError):
         raise MissingValueError(f"{name} must be numeric; got dtype {arr.dtype}.") from None
+
+
+def input_row(position: int, kept_rows: BoolArray | None) -> int:
+    """Row ``position`` of the rows kept, numbered as in the input (before rows were dropped)."""
+    return position if kept_rows is None else int(np.flatnonzero(kept_rows)[position])
 
 
 def _sparse_nonfinite(values: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
@@ -272,14 +277,16 @@ def finalize(
     else:
         negative = weights < 0
         if negative.any():
+            first = input_row(int(np.flatnonzero(negative)[0]), kept_rows)
             raise InvalidWeightsError(
                 f"sample_weight must be >= 0; {int(negative.sum())} of {weights.size} weights "
-                f"are negative (first at row {int(np.flatnonzero(negative)[0])})."
+                f"are negative (first at row {first})."
             )
         if float(weights.max()) > MAX_WEIGHT:
             row = int(np.argmax(weights))
             raise InvalidWeightsError(
-                f"sample_weight reaches {float(weights[row]):.0e} (row {row}): the sums of the "
+                f"sample_weight reaches {float(weights[row]):.0e} (row "
+                f"{input_row(row, kept_rows)}): the sums of the "
                 "fit would overflow double precision; divide the weights by a constant (the "
                 "coefficients do not change, the standard errors scale by its square root)."
             )

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import parallel
 from .._typing import FloatArray
-from ..design.validate import as_vector
+from ..design.response import numeric_response
 from ..families import Family
 from ..fitting import GLMFit, fit_glm
 from ..solvers.history import history_frame
@@ -38,7 +38,7 @@ class BaseGLM(PostFitMixin, BaseEstimator):
 
     def _encode_response(self, y: Any, name: str) -> tuple[FloatArray, np.ndarray | None]:
         """The response as float64 (a classifier maps its two labels to 0/1 and names them)."""
-        return as_vector(y, name), None
+        return numeric_response(y, name, self._family().name), None
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

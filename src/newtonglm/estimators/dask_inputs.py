@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import is_classifier
 
+from ..design.offsets import OffsetSpec, split_offset_terms
 from ..exceptions import InvalidParameterError
 from ..families import Family
 from .inputs_base import Encoder, FitInputs, check_no_y
@@ -46,6 +47,12 @@ def dask_inputs(
     classifier = is_classifier(est)
     if est.formula is not None:
         check_no_y(est, y)
+        if split_offset_terms(est.formula)[1]:
+            raise InvalidParameterError(
+                f"formula={est.formula!r}: offset(...) terms are not evaluated on Dask "
+                "DataFrames; compute the column first (e.g. ddf['log_t'] = np.log(ddf['t'])) "
+                "and pass offset='log_t'."
+            )
         if not hasattr(X, "map_partitions"):
             raise InvalidParameterError(
                 f"with formula={est.formula!r} and Dask, X must be a dask.dataframe "
@@ -61,7 +68,16 @@ def dask_inputs(
             encode=encode if classifier else None,
         )
         used = np.asarray(built.used, dtype=object)
-        return FitInputs(built.design, None, built.spec, used, len(built.used), built.classes)
+        remembered = OffsetSpec(column=offset if isinstance(offset, str) else None)
+        return FitInputs(
+            built.design,
+            None,
+            built.spec,
+            used,
+            len(built.used),
+            built.classes,
+            offset_spec=remembered,
+        )
     design, classes = dask_inputs.from_arrays(
         X,
         y,

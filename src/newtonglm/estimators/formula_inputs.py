@@ -17,7 +17,7 @@ import pandas as pd
 from ..design import formula as formula_mod
 from ..design.frames import to_pandas, type_name
 from ..design.offsets import OffsetSpec, split_offset_terms
-from ..design.validate import finalize
+from ..design.validate import finalize, input_row
 from ..exceptions import InvalidInputError, InvalidParameterError
 from .inputs_base import Encoder, FitInputs
 
@@ -95,7 +95,8 @@ def formula_design(
             raise InvalidParameterError(
                 f"y differs from the formula's response {parts.response_name!r} in "
                 f"{int(differ.sum())} of {differ.size} rows (first at row "
-                f"{int(np.flatnonzero(differ)[0])}); pass the same column, or no y, or use a "
+                f"{input_row(int(np.flatnonzero(differ)[0]), parts.kept_rows)}); pass the same "
+                "column, or no y, or use a "
                 "one-sided formula ('~ x + ...') with y."
             )
     used = sorted(v for v in parts.spec.required_variables if v in data.columns)

@@ -20,6 +20,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from .._typing import FloatArray
 from ..design import formula as formula_mod
 from ..design import groups as groups_mod
+from ..design.base import Design
 from ..design.frames import to_pandas
 from ..design.matrix import DenseMatrix, SparseMatrix, as_matrix
 from ..design.offsets import exposure_offset
@@ -30,6 +31,7 @@ from ..exceptions import (
     EmptyDataError,
     InvalidGroupsError,
     InvalidInputError,
+    InvalidParameterError,
     MissingValueError,
     warn,
 )
@@ -67,8 +69,14 @@ def fit_inputs(
     and, on the array path, receives scikit-learn's ``n_features_in_``/``feature_names_in_``
     from ``validate_data``.
     """
-    if is_dask(X, y, sample_weight, offset):
+    if is_dask(X, y, sample_weight, offset, exposure):
         from .dask_inputs import dask_inputs
+
+        if exposure is not None:
+            raise InvalidParameterError(
+                "exposure= is not taken with Dask inputs; add its log as a column (e.g. "
+                "ddf['log_t'] = np.log(ddf['t'])) and pass offset='log_t'."
+            )
 
         return dask_inputs(est, X, y, sample_weight, offset, groups, family, encode)
     X = to_pandas(X)
@@ -79,22 +87,27 @@ def fit_inputs(
         built, codes = _design_and_groups(
             est, X, y, sample_weight, offset, exposure, groups, encode
         )
-    family.check_y(built.design.y, built.design.response_name)
+    kept = built.design.kept_rows
+    rows = None if kept is None else np.flatnonzero(kept)  # messages count the rows as passed
+    family.check_y(built.design.y, built.design.response_name, rows)
     if isinstance(family, Poisson):
-        _warn_non_integer_counts(built.design.y, built.design.weights, built.design.response_name)
+        _warn_non_integer_counts(built.design)
     if built.classes is not None:
         check_both_classes(built.design, built.classes)
     return dataclasses.replace(built, groups=codes)
 
 
-def _warn_non_integer_counts(y: FloatArray, weights: FloatArray, name: str) -> None:
+def _warn_non_integer_counts(design: Design) -> None:
     """R's "non-integer x" warning, with what the fit statistics then mean."""
-    fraction = (y != np.floor(y)) & (weights > 0)
+    fraction = (design.y != np.floor(design.y)) & (design.weights > 0)
     if fraction.any():
+        first = int(np.flatnonzero(fraction)[0])
+        if design.kept_rows is not None:  # the row as passed to fit, before any drop
+            first = int(np.flatnonzero(design.kept_rows)[first])
         warn(
             f"family='poisson' with non-integer response: {int(fraction.sum())} values of "
-            f"{name!r} are not whole numbers (first at row {int(np.flatnonzero(fraction)[0])}); "
-            "the coefficients are the quasi-likelihood ones, but llf_, aic_ and bic_ are not a "
+            f"{design.response_name!r} are not whole numbers (first at row {first}); the "
+            "coefficients are the quasi-likelihood ones, but llf_, aic_ and bic_ are not a "
             "likelihood's. For rates use an offset or exposure; otherwise scale='X2' "
             "(quasi-Poisson) for the standard errors.",
             DataWarning,

@@ -29,21 +29,17 @@ class PredictionMixin:
     inference_: Any
     family_: Any
     model_spec_: Any
+    offset_spec_: Any
 
     def _linear_predictor(self, X: Any, offset: Any = None, exposure: Any = None) -> FloatArray:
         check_is_fitted(self, "coef_")
         full = np.nan_to_num(self.inference_.coef)  # aliased (NaN) coefficients count as 0
         if is_dask(X, offset):  # a lazy Dask array (or Series, for a Dask DataFrame)
-            if exposure is not None:
-                raise InvalidParameterError(
-                    "exposure= is not taken with Dask inputs; pass offset=np.log(exposure) "
-                    "(a Dask array or Series) instead."
-                )
             from ..dask import predict as dask_predict
 
             implicit = self.model_spec_ is None and self.result_.design.intercept_index is not None
             return dask_predict.predict_linear(  # type: ignore[no-any-return]
-                X, offset, full, implicit, self.model_spec_
+                X, offset, full, implicit, self.model_spec_, self.offset_spec_, exposure
             )
         Xd, offs = new_design(self, X, offset, exposure)
         return linear_predictor(Xd, full, offs)

@@ -31,8 +31,10 @@ _COUNT_TABLE = 2**20
 _BETA_23 = float(special.beta(2.0 / 3.0, 2.0 / 3.0))
 
 
-def _first_row(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
+def _first_row(mask: np.ndarray, rows: np.ndarray | None = None) -> int:
+    """The first row where ``mask`` holds, numbered as ``rows`` says (the input's positions)."""
+    first = int(np.flatnonzero(mask)[0])
+    return first if rows is None else int(rows[first])
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +128,12 @@ class Family:
         """R's ``mustart``: a mean inside the range of the link, close to y."""
         raise NotImplementedError
 
-    def check_y(self, y: FloatArray, column: str = "y") -> None:
-        """Raise :class:`InvalidResponseError` when y is outside the family's range."""
+    def check_y(self, y: FloatArray, column: str = "y", rows: np.ndarray | None = None) -> None:
+        """Raise :class:`InvalidResponseError` when y is outside the family's range.
+
+        ``rows`` numbers y's entries in the messages (the positions of the rows as the user
+        passed them, when some were dropped before); by default 0, 1, ...
+        """
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -230,13 +236,15 @@ class Binomial(Family):
     def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:  # noqa: D102
         return (weights * y + 0.5) / (weights + 1.0)
 
-    def check_y(self, y: FloatArray, column: str = "y") -> None:  # noqa: D102
+    def check_y(  # noqa: D102
+        self, y: FloatArray, column: str = "y", rows: np.ndarray | None = None
+    ) -> None:
         bad = (y < 0.0) | (y > 1.0)
         if bad.any():
             raise InvalidResponseError(
                 f"family='binomial' needs y in [0, 1] (0/1 outcomes, or proportions with "
                 f"sample_weight = number of trials); column {column!r} has {int(bad.sum())} "
-                f"values outside [0, 1] (first at row {_first_row(bad)})."
+                f"values outside [0, 1] (first at row {_first_row(bad, rows)})."
             )
 
 
@@ -312,12 +320,14 @@ class Poisson(Family):
     def starting_mu(self, y: FloatArray, weights: FloatArray) -> FloatArray:  # noqa: D102
         return y + 0.1
 
-    def check_y(self, y: FloatArray, column: str = "y") -> None:  # noqa: D102
+    def check_y(  # noqa: D102
+        self, y: FloatArray, column: str = "y", rows: np.ndarray | None = None
+    ) -> None:
         bad = y < 0.0
         if bad.any():
             raise InvalidResponseError(
                 f"family='poisson' needs y >= 0; column {column!r} has {int(bad.sum())} "
-                f"negative values (first at row {_first_row(bad)})."
+                f"negative values (first at row {_first_row(bad, rows)})."
             )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..design.base import Design
 from ..design.matrix import linear_predictor
+from ..engine import gram
 from ..engine.objective import Evaluation
 from ..exceptions import (
     BoundaryWarning,
@@ -114,6 +115,8 @@ def fit_glm(family: Family, design: Design, options: FitOptions | None = None) -
         also kept in ``notes``.
     """
     opts = FitOptions() if options is None else options
+    if design.X.in_memory:
+        gram.warn_if_fallback()
     n_separated, passes = 0, 0
     notes: list[str] = []
     for _ in range(MAX_DROPS):
