@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 import statsmodels.api as sm
 from sklearn.metrics import (
     accuracy_score,
@@ -144,3 +145,20 @@ def test_array_score_needs_y(rates):
     model = PoissonRegression().fit(rates[["x"]].to_numpy(), rates["y"].to_numpy())
     with pytest.raises(InvalidParameterError, match=r"^score\(\) needs y with arrays"):
         model.score(rates[["x"]].to_numpy())
+
+
+def test_array_offsets_reach_score_through_metadata_routing(rates):
+    # scikit-learn routes metadata to fit and score, not to the predict a scorer calls: with
+    # arrays only the default score (D²) sees the offset; other scorers need the formula path.
+    X, y, off = rates[["x", "z"]].to_numpy(), rates["y"].to_numpy(), rates["logexpo"].to_numpy()
+    cv = KFold(3, shuffle=True, random_state=2)
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = PoissonRegression(tol=1e-10).set_fit_request(offset=True)
+        d2 = cross_val_score(
+            est.set_score_request(offset=True), X, y, params={"offset": off}, cv=cv
+        )
+    by_hand = []
+    for train, test in cv.split(X):
+        res = _sm_poisson(rates.iloc[train]).fit(tol=1e-13)
+        by_hand.append(d2_tweedie_score(y[test], _sm_mean(res, rates.iloc[test]), power=1))
+    np.testing.assert_allclose(d2, by_hand, rtol=1e-9)
